@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the app in local mode) and `make test` (every check).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CODE := bot core storage webserver fake_telegram clients tests bench run.py
+
+.PHONY: install run test lint typecheck pytest catalogs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,postgres]"
+	touch $(STAMP)
+
+install: $(STAMP) catalogs
+
+# Compiled catalogs are build output: made here, never committed.
+catalogs: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d locales -D messages
+
+run: install
+	$(BIN)/python run.py
+
+lint: install
+	$(BIN)/ruff check $(CODE)
+
+typecheck: install
+	$(BIN)/mypy $(CODE)
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m bench.users_me
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	find locales -name '*.mo' -delete

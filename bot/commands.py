@@ -1,0 +1,33 @@
+"""The command menu, translated per language and set at start."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+log = logging.getLogger(__name__)
+
+
+def command_list() -> list[tuple[str, str]]:
+    """(command, description) in the current context's language."""
+    return [
+        ("start", _("Start or restart the bot")),
+        ("help", _("What this bot can do")),
+        ("language", _("Change the language")),
+    ]
+
+
+async def set_commands(bot: Bot, i18n: I18n) -> None:
+    """Optional: a failure is a warning, never a reason not to start."""
+    for locale in sorted(i18n.available_locales):
+        with i18n.use_locale(locale):
+            commands = [BotCommand(command=name, description=text) for name, text in command_list()]
+        language = None if locale == i18n.default_locale else locale
+        try:
+            await bot.set_my_commands(commands, language_code=language)
+        except Exception as exc:
+            log.warning("setMyCommands failed", extra={"locale": locale, "error": repr(exc)})

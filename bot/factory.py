@@ -1,0 +1,71 @@
+"""Builds the aiogram objects. Nothing is created at import; run.py and the tests call these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.utils.i18n import I18n
+
+from bot.middlewares.database import UnitOfWorkMiddleware
+from bot.middlewares.dedup import UpdateDedupMiddleware
+from bot.middlewares.errors import ErrorsMiddleware
+from bot.middlewares.i18n import UserLocaleMiddleware
+from bot.middlewares.inflight import InFlightTracker
+from bot.middlewares.user import UserMiddleware
+from bot.routers import feature_routers
+from core.services import ServiceFactory
+
+
+def create_bot(token: str, api_base_url: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base_url)) if api_base_url else AiohttpSession()
+    return Bot(token, session=session)
+
+
+def create_i18n(path: Path, *, default_locale: str, domain: str) -> I18n:
+    return I18n(path=path, default_locale=default_locale, domain=domain)
+
+
+def create_fsm_storage(redis_url: str | None, *, key_prefix: str) -> BaseStorage:
+    if redis_url:
+        return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(prefix=f"{key_prefix}fsm"))
+    return MemoryStorage()
+
+
+@dataclass(frozen=True, slots=True)
+class BotRuntime:
+    dispatcher: Dispatcher
+    inflight: InFlightTracker
+
+
+def create_dispatcher(
+    *,
+    services: ServiceFactory,
+    i18n: I18n,
+    fsm_storage: BaseStorage,
+    bot_id: int,
+    processing_ttl: float,
+) -> BotRuntime:
+    dispatcher = Dispatcher(storage=fsm_storage)
+    # Handlers receive these by name; nothing global is looked up.
+    dispatcher["services"] = services
+    dispatcher["clock"] = services.clock
+
+    inflight = InFlightTracker()
+    # Outer update middlewares run in this order; the unit of work sits inside the error guard so a failed
+    # handler's transaction is rolled back before the apology is sent.
+    dispatcher.update.outer_middleware(inflight)
+    dispatcher.update.outer_middleware(UpdateDedupMiddleware(services.kv, bot_id=bot_id, processing_ttl=processing_ttl))
+    dispatcher.update.outer_middleware(ErrorsMiddleware(i18n))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(services))
+    dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
+
+    dispatcher.include_routers(*feature_routers())
+    return BotRuntime(dispatcher=dispatcher, inflight=inflight)

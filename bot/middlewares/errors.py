@@ -1,0 +1,48 @@
+"""The last line of defence: a failing handler is logged with its update id and the person gets a short apology,
+never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.utils.i18n import I18n
+
+log = logging.getLogger(__name__)
+
+
+class ErrorsMiddleware(BaseMiddleware):
+    def __init__(self, i18n: I18n) -> None:
+        self._i18n = i18n
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception:
+            update_id = event.update_id if isinstance(event, Update) else None
+            log.exception("update handler failed", extra={"update_id": update_id})
+            if isinstance(event, Update):
+                await self._apologise(event, data)
+            return None
+
+    async def _apologise(self, update: Update, data: dict[str, Any]) -> None:
+        bot: Bot | None = data.get("bot")
+        if bot is None:
+            return
+        locale = data.get("locale") or self._i18n.default_locale
+        text = self._i18n.gettext("Sorry, something went wrong. Please try again later.", locale=locale)
+        try:
+            if isinstance(update.message, Message):
+                await bot.send_message(update.message.chat.id, text)
+            elif isinstance(update.callback_query, CallbackQuery):
+                await bot.answer_callback_query(update.callback_query.id, text=text, show_alert=True)
+        except Exception:
+            log.warning("could not tell the user about the failure", exc_info=True)

@@ -1,0 +1,32 @@
+"""Domain errors. Each carries a stable machine code; the faces translate them into HTTP statuses or chat text."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_hint = 400
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ValidationFailed(DomainError):
+    status_hint = 422
+
+
+class NotFound(DomainError):
+    status_hint = 404
+
+
+class Conflict(DomainError):
+    status_hint = 409
+
+
+class Unauthorized(DomainError):
+    status_hint = 401
+
+
+class Forbidden(DomainError):
+    status_hint = 403

@@ -1,0 +1,68 @@
+"""Scheduled maintenance. Features add their jobs in `maintenance_jobs`; every job is idempotent, so several
+replicas may run it, and a short lock in the shared store keeps them from doing the same work at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from storage.kv import KeyValueStore, KeyValueUnavailable
+
+log = logging.getLogger("unibot.jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    run: Callable[[], Awaitable[int]]
+    """Returns how many records it removed or changed, for the log."""
+    interval_seconds: int
+
+
+def maintenance_jobs(kv: KeyValueStore, *, purge_interval: int) -> list[Job]:
+    return [
+        # Processed-update records and other expiring keys; Redis expires keys itself and reports 0.
+        Job("purge-expired-kv", kv.purge_expired, purge_interval),
+    ]
+
+
+async def run_job(job: Job, kv: KeyValueStore) -> int | None:
+    """Run once, never raising: a failing job is logged and the process goes on."""
+    lock = f"job-lock:{job.name}"
+    try:
+        if not await kv.set_if_absent(lock, b"1", ttl=max(1.0, job.interval_seconds / 2)):
+            log.info("job skipped, another replica holds it", extra={"job": job.name})
+            return None
+    except KeyValueUnavailable:
+        log.warning("job lock unavailable, running anyway", extra={"job": job.name})
+    started = time.perf_counter()
+    try:
+        changed = await job.run()
+    except Exception:
+        log.exception("job failed", extra={"job": job.name})
+        return None
+    log.info(
+        "job done",
+        extra={"job": job.name, "changed": changed, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+    )
+    return changed
+
+
+def create_scheduler(jobs: list[Job], kv: KeyValueStore) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for job in jobs:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=job.interval_seconds,
+            args=(job, kv),
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=job.interval_seconds,
+        )
+    return scheduler

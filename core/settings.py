@@ -1,0 +1,277 @@
+"""Typed settings: `settings.toml` sections, overridden by environment variables, secrets only from the environment.
+
+Precedence, highest first: process environment, `.env` file, `settings.toml`, the defaults below.
+Environment names are `UNIBOT_<SECTION>__<KEY>`, e.g. `UNIBOT_DB__URL` or `UNIBOT_BOT__TOKEN`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "UNIBOT_"
+# A bot token shaped like Telegram's, accepted only by the local stand-in; never valid on Telegram.
+LOCAL_BOT_TOKEN = "1000000001:local-stand-in-token-not-secret"  # noqa: S105
+_PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "example", "xxx", "todo"})
+_WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+
+
+class Mode(StrEnum):
+    LOCAL = "local"
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(_Section):
+    # "auto" resolves to local without a bot token and to polling with one.
+    mode: Literal["auto", "local", "polling", "webhook"] = "auto"
+    name: str = "Unibot"
+    data_dir: Path = Path("data")
+    shutdown_timeout: float = Field(default=20.0, gt=0, le=600)
+
+
+class BotSettings(_Section):
+    token: SecretStr | None = None
+    api_base_url: str | None = None
+    set_commands: bool = True
+    menu_button_url: str | None = None
+    handle_timeout: float = Field(default=60.0, gt=0)
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    trusted_proxies: tuple[str, ...] = ()
+
+
+class WebhookSettings(_Section):
+    path: str = "/telegram/webhook"
+    url: str | None = None
+    secret: SecretStr | None = None
+    drop_pending_updates: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class DbSettings(_Section):
+    url: str = ""
+    echo: bool = False
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    pool_size: int = Field(default=5, ge=1)
+
+
+class RedisSettings(_Section):
+    url: SecretStr | None = None
+    key_prefix: str = "unibot:"
+
+
+class SchedulerSettings(_Section):
+    enabled: bool = True
+    purge_interval_seconds: int = Field(default=3600, ge=10)
+
+
+class I18nSettings(_Section):
+    locales: tuple[str, ...] = ("en", "ru")
+    default: str = "en"
+    path: Path = Path("locales")
+    domain: str = "messages"
+
+    @model_validator(mode="after")
+    def _default_is_known(self) -> I18nSettings:
+        if self.default not in self.locales:
+            raise ValueError(f"default {self.default!r} is not one of locales {list(self.locales)}")
+        return self
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class LocalSettings(_Section):
+    stand_in_host: str = "127.0.0.1"
+    stand_in_port: int = Field(default=8081, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    app: AppSettings = AppSettings()
+    bot: BotSettings = BotSettings()
+    web: WebSettings = WebSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    db: DbSettings = DbSettings()
+    redis: RedisSettings = RedisSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    i18n: I18nSettings = I18nSettings()
+    logging: LoggingSettings = LoggingSettings()
+    local: LocalSettings = LocalSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; it must rank below the environment.
+        return env_settings, dotenv_settings, init_settings
+
+    @property
+    def mode(self) -> Mode:
+        if self.app.mode == "auto":
+            return Mode.POLLING if self.bot.token else Mode.LOCAL
+        return Mode(self.app.mode)
+
+    @property
+    def database_url(self) -> str:
+        if self.db.url:
+            return self.db.url
+        return f"sqlite+aiosqlite:///{self.app.data_dir / 'unibot.sqlite3'}"
+
+    @property
+    def bot_token(self) -> str:
+        if self.mode is Mode.LOCAL:
+            return self.bot.token.get_secret_value() if self.bot.token else LOCAL_BOT_TOKEN
+        assert self.bot.token is not None  # enforced by _check_mode
+        return self.bot.token.get_secret_value()
+
+    @property
+    def webhook_secret(self) -> str:
+        return self.webhook.secret.get_secret_value() if self.webhook.secret else ""
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> Settings:
+        mode = self.mode
+        if mode is Mode.LOCAL:
+            return self
+        if self.bot.token is None or _is_placeholder(self.bot.token):
+            raise ValueError(f"bot.token: mode {mode.value} needs a real bot token in {ENV_PREFIX}BOT__TOKEN")
+        if mode is Mode.WEBHOOK:
+            secret = self.webhook.secret.get_secret_value() if self.webhook.secret else ""
+            if not _WEBHOOK_SECRET_RE.fullmatch(secret) or _is_placeholder(self.webhook.secret):
+                raise ValueError(
+                    f"webhook.secret: webhook mode needs {ENV_PREFIX}WEBHOOK__SECRET of 32 to 256 characters "
+                    "from [A-Za-z0-9_-]"
+                )
+            if not self.webhook.url:
+                raise ValueError("webhook.url: webhook mode needs the public URL Telegram posts updates to")
+        return self
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret replaced, for `check-config` and start-up logs."""
+        masked: dict[str, Any] = _mask(self.model_dump(mode="python"))
+        return masked
+
+
+def _is_placeholder(value: SecretStr | None) -> bool:
+    if value is None:
+        return True
+    raw = value.get_secret_value().strip().lower()
+    return raw in _PLACEHOLDERS or raw.startswith(("changeme", "change-me", "your-", "<"))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, tuple | list):
+        return [_mask(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def secret_fields() -> Iterator[tuple[str, str]]:
+    """(section, key) of every secret-typed setting."""
+    for section_name, field in Settings.model_fields.items():
+        section_type = field.annotation
+        if not isinstance(section_type, type) or not issubclass(section_type, BaseModel):
+            continue
+        for key, sub in section_type.model_fields.items():
+            if "SecretStr" in repr(sub.annotation):
+                yield section_name, key
+
+
+class SettingsError(Exception):
+    """Settings cannot be used; the message names the key and what is allowed."""
+
+
+def load_settings(
+    toml_path: Path | str | None = Path("settings.toml"),
+    *,
+    env_file: Path | str | None = Path(".env"),
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings; every call reads the files again, so nothing is built at import."""
+    data: dict[str, Any] = {}
+    if toml_path is not None:
+        path = Path(toml_path)
+        if path.exists():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+            _refuse_secrets_in_file(data, path)
+    if overrides:
+        data = _deep_merge(data, dict(overrides))
+    env_path = Path(env_file) if env_file is not None else None
+    try:
+        return Settings(_env_file=env_path if env_path and env_path.exists() else None, **data)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _refuse_secrets_in_file(data: Mapping[str, Any], path: Path) -> None:
+    for section, key in secret_fields():
+        value = data.get(section, {})
+        if isinstance(value, Mapping) and value.get(key) not in (None, ""):
+            env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+            raise SettingsError(f"{section}.{key}: secrets are not read from {path}; set {env_name} instead")
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        lines.append(f"{location}: {message}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

@@ -1,0 +1,304 @@
+"""Composition root: builds every part from settings and runs the bot and the web server in one asyncio loop.
+
+    python run.py                 serve (local, polling or webhook mode, from settings)
+    python run.py migrate         apply database migrations
+    python run.py check-config    print the effective settings, secrets masked
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiogram import Bot, Router
+from aiogram.types import MenuButtonWebApp, WebAppInfo
+from aiogram.utils.i18n import I18n
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.commands import set_commands
+from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
+from core.clock import Clock, SystemClock
+from core.jobs import create_scheduler, maintenance_jobs
+from core.logging import setup_logging
+from core.services import DomainConfig, ServiceFactory
+from core.settings import Mode, Settings, SettingsError, load_settings
+from core.version import app_version
+from fake_telegram import FakeTelegram
+from storage.db import Database, DatabaseConfig
+from storage.kv import KeyValueStore, MemoryStore, RedisStore
+from storage.migrate import current_revision, head_revision, upgrade
+from webserver.app import create_app
+from webserver.keys import WebConfig
+from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook
+
+log = logging.getLogger("unibot")
+
+
+class StartupError(Exception):
+    """The app cannot start; the message says why and what to do."""
+
+
+def create_database(settings: Settings) -> Database:
+    return Database(
+        DatabaseConfig(
+            url=settings.database_url,
+            echo=settings.db.echo,
+            busy_timeout_ms=settings.db.busy_timeout_ms,
+            pool_size=settings.db.pool_size,
+        )
+    )
+
+
+def create_kv(settings: Settings) -> KeyValueStore:
+    if settings.redis.url is not None:
+        return RedisStore.from_url(settings.redis.url.get_secret_value(), prefix=settings.redis.key_prefix)
+    return MemoryStore()
+
+
+class Runtime:
+    """Every long-lived part of one process, started and stopped in dependency order."""
+
+    def __init__(self, settings: Settings, *, extra_routers: Sequence[Router] = (), clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.mode = settings.mode
+        self.clock = clock or SystemClock()
+        self._extra_routers = list(extra_routers)
+        self.db: Database | None = None
+        self.kv: KeyValueStore | None = None
+        self.fake_telegram: FakeTelegram | None = None
+        self.bot: Bot | None = None
+        self.bot_runtime: BotRuntime | None = None
+        self.runner: web.AppRunner | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.web_url: str | None = None
+        self._polling: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        settings.app.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = create_database(settings)
+        await self._prepare_schema(self.db)
+        self.kv = create_kv(settings)
+        services = ServiceFactory(
+            db=self.db, kv=self.kv, clock=self.clock, config=DomainConfig(languages=settings.i18n.locales)
+        )
+
+        api_base = settings.bot.api_base_url
+        if self.mode is Mode.LOCAL:
+            self.fake_telegram = FakeTelegram(settings.local.stand_in_host, settings.local.stand_in_port)
+            await self.fake_telegram.start()
+            api_base = self.fake_telegram.base_url
+        token = settings.bot_token
+        self.bot = create_bot(token, api_base)
+        i18n = create_i18n(settings.i18n.path, default_locale=settings.i18n.default, domain=settings.i18n.domain)
+        redis_url = settings.redis.url.get_secret_value() if settings.redis.url else None
+        self.bot_runtime = create_dispatcher(
+            services=services,
+            i18n=i18n,
+            fsm_storage=create_fsm_storage(redis_url, key_prefix=settings.redis.key_prefix),
+            bot_id=self.bot.id,
+            processing_ttl=settings.bot.handle_timeout * 2,
+        )
+        dispatcher = self.bot_runtime.dispatcher
+        dispatcher.include_routers(*self._extra_routers)
+
+        hook: SecretWebhookHandler | None = None
+        if self.mode is Mode.WEBHOOK:
+            hook = SecretWebhookHandler(dispatcher, self.bot, secret_token=settings.webhook_secret)
+        app = create_app(
+            services=services,
+            clock=self.clock,
+            config=WebConfig(
+                version=app_version(),
+                mode=self.mode.value,
+                max_body_bytes=settings.web.max_body_bytes,
+                trusted_proxies=settings.web.trusted_proxies,
+            ),
+            extra_setup=(lambda app: register_webhook(app, settings.webhook.path, hook)) if hook else None,
+        )
+        self.runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=settings.app.shutdown_timeout
+        )
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, settings.web.host, settings.web.port)
+        await site.start()
+        host, port = self.runner.addresses[0][:2]
+        self.web_url = f"http://{host}:{port}"
+
+        if settings.scheduler.enabled:
+            jobs = maintenance_jobs(self.kv, purge_interval=settings.scheduler.purge_interval_seconds)
+            self.scheduler = create_scheduler(jobs, self.kv)
+            self.scheduler.start()
+
+        await self._optional_startup_calls(i18n)
+        allowed = dispatcher.resolve_used_update_types()
+        if self.mode is Mode.WEBHOOK:
+            assert settings.webhook.url is not None  # settings refuse webhook mode without one
+            await self.bot.set_webhook(
+                settings.webhook.url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=allowed,
+                drop_pending_updates=settings.webhook.drop_pending_updates,
+            )
+        else:
+            # A webhook left over from an earlier run would make getUpdates fail with a conflict.
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._polling = asyncio.create_task(
+                dispatcher.start_polling(
+                    self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+                ),
+                name="polling",
+            )
+        log.info("started", extra={"mode": self.mode.value, "web": self.web_url})
+
+    async def _prepare_schema(self, db: Database) -> None:
+        if self.mode is Mode.LOCAL:
+            await upgrade(db.write_engine)
+            return
+        current, head = await current_revision(db.read_engine), head_revision()
+        if current != head:
+            raise StartupError(
+                f"the database schema is at {current or 'nothing'}, this code needs {head}; run `python run.py migrate`"
+            )
+
+    async def _optional_startup_calls(self, i18n: I18n) -> None:
+        assert self.bot is not None
+        if self.settings.bot.set_commands:
+            await set_commands(self.bot, i18n)
+        if self.settings.bot.menu_button_url:
+            try:
+                await self.bot.set_chat_menu_button(
+                    menu_button=MenuButtonWebApp(text="App", web_app=WebAppInfo(url=self.settings.bot.menu_button_url))
+                )
+            except Exception as exc:
+                log.warning("setChatMenuButton failed", extra={"error": repr(exc)})
+
+    async def wait_polling_failure(self) -> None:
+        """Returns only if polling ended by itself, which means the bot can no longer take updates."""
+        if self._polling is None:
+            await asyncio.Event().wait()
+            return
+        await asyncio.shield(self._polling)
+
+    async def stop(self) -> None:
+        timeout = self.settings.app.shutdown_timeout
+        runtime = self.bot_runtime
+        # 1. Take no more updates.
+        if self._polling is not None and runtime is not None:
+            if not self._polling.done():
+                await runtime.dispatcher.stop_polling()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        if self.runner is not None:
+            # Stops listening, then waits for requests in flight (webhook updates among them).
+            await self.runner.cleanup()
+        # 2. Let handlers in flight finish, within a bounded wait.
+        if runtime is not None and not await runtime.inflight.wait_idle(timeout):
+            log.warning("shutdown: updates still in flight after the wait", extra={"count": runtime.inflight.count})
+        await self._confirm_offset()
+        # 3. Stop the scheduler, then close what the handlers were using.
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if runtime is not None:
+            await runtime.dispatcher.storage.close()
+        if self.bot is not None:
+            await self.bot.session.close()
+        if self.fake_telegram is not None:
+            await self.fake_telegram.stop()
+        if self.kv is not None:
+            await self.kv.close()
+        if self.db is not None:
+            await self.db.dispose()
+        log.info("stopped")
+
+    async def _confirm_offset(self) -> None:
+        """Tell the Bot API which updates were handled, so the next start does not receive them again."""
+        if self._polling is None or self.bot is None or self.bot_runtime is None:
+            return
+        last = self.bot_runtime.inflight.max_update_id
+        if last is None:
+            return
+        try:
+            await self.bot.get_updates(offset=last + 1, limit=1, timeout=0)
+        except Exception as exc:
+            log.warning("could not confirm the last update offset", extra={"error": repr(exc)})
+
+
+async def serve(settings: Settings, *, extra_routers: Sequence[Router] = ()) -> int:
+    runtime = Runtime(settings, extra_routers=extra_routers)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signame: str) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting at once", signame)
+            os._exit(130)
+        log.info("%s: shutting down", signame)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    exit_code = 0
+    try:
+        await runtime.start()
+        if runtime.fake_telegram is not None:
+            print(f"Local mode: chat with the bot at {runtime.fake_telegram.page_url}", flush=True)
+        print(f"Web server: {runtime.web_url} (health: {runtime.web_url}/health)", flush=True)
+        stop_waiter = asyncio.create_task(stop.wait())
+        polling_waiter = asyncio.create_task(runtime.wait_polling_failure())
+        done, pending = await asyncio.wait({stop_waiter, polling_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if polling_waiter in done:
+            log.error("polling stopped unexpectedly")
+            exit_code = 1
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        exit_code = 2
+    finally:
+        await runtime.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return exit_code
+
+
+async def migrate(settings: Settings) -> None:
+    db = create_database(settings)
+    try:
+        await upgrade(db.write_engine)
+        log.info("database at revision %s", await current_revision(db.read_engine))
+    finally:
+        await db.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description="Unibot: the Telegram bot and its web server.")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "check-config"])
+    parser.add_argument("--config", default=os.environ.get("UNIBOT_CONFIG", "settings.toml"), type=Path)
+    parser.add_argument("--env-file", default=".env", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config, env_file=args.env_file)
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.logging.level, settings.logging.format)
+    if args.command == "check-config":
+        effective = {"mode (resolved)": settings.mode.value, **settings.masked()}
+        print(json.dumps(effective, indent=2, ensure_ascii=False, default=str))
+        return 0
+    if args.command == "migrate":
+        asyncio.run(migrate(settings))
+        return 0
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

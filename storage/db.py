@@ -1,0 +1,96 @@
+"""Engine and session factories.
+
+SQLite gets WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for write transactions, so that two writers
+queue on the lock instead of one failing with "database is locked" when it upgrades a read lock mid-transaction.
+Reads use a separate engine with deferred transactions so they never wait for the write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str
+    echo: bool = False
+    busy_timeout_ms: int = 5000
+    pool_size: int = 5
+
+
+class Database:
+    """Owns the engines; one instance per process, created by the composition root and disposed at shutdown."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        self.url = make_url(config.url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            _ensure_sqlite_dir(config.url)
+            self.write_engine = _sqlite_engine(config, immediate=True)
+            self.read_engine = _sqlite_engine(config, immediate=False)
+        else:
+            self.write_engine = create_async_engine(
+                config.url, echo=config.echo, pool_size=config.pool_size, pool_pre_ping=True
+            )
+            self.read_engine = self.write_engine
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends normally, rolled back on any exception."""
+        factory = self._write_sessions if write else self._read_sessions
+        async with factory() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_engine(config: DatabaseConfig, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        config.url,
+        echo=config.echo,
+        connect_args={"timeout": config.busy_timeout_ms / 1000},
+    )
+    busy_timeout = int(config.busy_timeout_ms)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would emit a deferred BEGIN; take it over.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin_statement)
+
+    return engine

@@ -1,0 +1,282 @@
+"""Route registry: each operation is declared once, with the pydantic models its handler validates with, and the
+same declaration registers the aiohttp route and produces its OpenAPI description."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import BaseModel, ValidationError
+
+from webserver.errors import ApiError, default_code
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+_JSON_TYPES = frozenset({"application/json"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    error_code: str
+    timestamp: str
+    errors: list[ErrorItem] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    form: bool = False
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = False
+    errors: tuple[int, ...] = ()
+    response_headers: tuple[str, ...] = ()
+    content_type: str = "application/json"
+
+
+@dataclass
+class Api:
+    title: str
+    version: str
+    description: str = ""
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        description: str = "",
+        tags: Sequence[str] = (),
+        body: type[BaseModel] | None = None,
+        form: bool = False,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        auth: bool = False,
+        errors: Sequence[int] = (),
+        response_headers: Sequence[str] = (),
+        content_type: str = "application/json",
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    description=description or (handler.__doc__ or "").strip(),
+                    tags=tuple(tags),
+                    body=body,
+                    form=form,
+                    query=query,
+                    response=response,
+                    status=status,
+                    auth=auth,
+                    errors=tuple(errors),
+                    response_headers=tuple(response_headers),
+                    content_type=content_type,
+                )
+            )
+            return handler
+
+        return decorate
+
+    def include(self, other: Api) -> None:
+        self.operations.extend(other.operations)
+
+    def register(self, app: web.Application) -> None:
+        for operation in self.operations:
+            wrapped = _wrap(operation)
+            for path in _path_variants(operation.path):
+                app.router.add_route(operation.method, path, wrapped)
+
+    def openapi(self) -> dict[str, Any]:
+        return build_openapi(self)
+
+
+def _path_variants(path: str) -> list[str]:
+    # The seeds' clients call both "/x" and "/x/"; both reach the handler without a redirect.
+    if path == "/":
+        return [path]
+    base = path.rstrip("/")
+    return [base, base + "/"]
+
+
+def _wrap(operation: Operation) -> Handler:
+    body_model = operation.body
+    query_model = operation.query
+    handler = operation.handler
+    if body_model is None and query_model is None:
+        return handler
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        args: list[Any] = []
+        if body_model is not None:
+            args.append(await parse_body(request, body_model, allow_form=operation.form))
+        if query_model is not None:
+            args.append(validate(query_model, _single_values(request.query)))
+        return await handler(request, *args)
+
+    wrapped.__name__ = getattr(handler, "__name__", "handler")
+    return wrapped
+
+
+def invalid(loc: list[str | int], msg: str, kind: str) -> ApiError:
+    return ApiError(422, "Validation failed", errors=[{"loc": loc, "msg": msg, "type": kind}])
+
+
+def _single_values(values: MultiDictProxy[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in values:
+        items = values.getall(key) if isinstance(values, MultiDictProxy) else [values[key]]
+        if len(items) > 1:
+            raise invalid([key], "Repeated field", "repeated")
+        result[key] = items[0]
+    return result
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "Validation failed", errors=validation_items(exc)) from None
+
+
+def validation_items(exc: ValidationError) -> list[dict[str, Any]]:
+    # Only where and why: the offending input may be a password and must not be echoed.
+    return [
+        {"loc": [part for part in error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+async def parse_body(request: web.Request, model: type[M], *, allow_form: bool = False) -> M:
+    content_type = request.content_type
+    if content_type in _FORM_TYPES and allow_form:
+        form = await request.post()
+        if any(not isinstance(value, str) for value in form.values()):
+            raise invalid([], "Files are not accepted", "file")
+        return validate(model, _single_values(form))
+    raw = await request.read()
+    if content_type not in _JSON_TYPES and not (content_type == "application/octet-stream" and not raw):
+        accepted = "application/json" + (" or a form" if allow_form else "")
+        raise ApiError(415, f"Send the body as {accepted}")
+    if not raw:
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Malformed JSON body", error_code="MALFORMED_JSON") from None
+    if not isinstance(data, dict):
+        raise invalid([], "Expected a JSON object", "object")
+    return validate(model, data)
+
+
+def model_response(model: BaseModel, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        text=model.model_dump_json(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------------------------
+
+_REF = "#/components/schemas/{model}"
+
+
+def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=_REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components.setdefault(model.__name__, schema)
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def openapi_path(path: str) -> str:
+    return _PATH_PARAM.sub(lambda match: "{" + match.group(1) + "}", path)
+
+
+def build_openapi(api: Api) -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    error_ref = _schema_ref(ErrorResponse, components)
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in api.operations:
+        op: dict[str, Any] = {
+            "summary": operation.summary,
+            "operationId": f"{operation.method.lower()}_{operation.handler.__name__}",
+            "tags": list(operation.tags),
+        }
+        if operation.description:
+            op["description"] = operation.description
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PATH_PARAM.findall(operation.path)
+        ]
+        if operation.query is not None:
+            schema = operation.query.model_json_schema(ref_template=_REF)
+            required = set(schema.get("required", []))
+            for name, prop in schema.get("properties", {}).items():
+                parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        if parameters:
+            op["parameters"] = parameters
+        if operation.body is not None:
+            ref = _schema_ref(operation.body, components)
+            content: dict[str, Any] = {"application/json": {"schema": ref}}
+            if operation.form:
+                content["application/x-www-form-urlencoded"] = {"schema": ref}
+            op["requestBody"] = {"required": True, "content": content}
+        responses: dict[str, Any] = {}
+        success: dict[str, Any] = {"description": "Success"}
+        if operation.response is not None:
+            success["content"] = {operation.content_type: {"schema": _schema_ref(operation.response, components)}}
+        if operation.response_headers:
+            success["headers"] = {name: {"schema": {"type": "string"}} for name in operation.response_headers}
+        responses[str(operation.status)] = success
+        statuses = set(operation.errors)
+        if operation.body is not None or operation.query is not None:
+            statuses |= {413, 415, 422} if operation.body is not None else {422}
+        if operation.auth:
+            statuses.add(401)
+            op["security"] = [{"bearerAuth": []}]
+        for status in sorted(statuses):
+            responses[str(status)] = {
+                "description": default_code(status).replace("_", " ").capitalize(),
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        op["responses"] = responses
+        paths.setdefault(openapi_path(operation.path), {})[operation.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": api.title, "version": api.version, "description": api.description},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

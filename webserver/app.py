@@ -1,0 +1,58 @@
+"""The aiohttp application factory. The composition root (run.py) passes in everything the app serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from core.clock import Clock
+from core.services import ServiceFactory
+from webserver.api import Api
+from webserver.keys import CLOCK, CONFIG, SERVICES, WebConfig
+from webserver.middlewares import (
+    access_log_middleware,
+    add_response_headers,
+    body_limit_middleware,
+    error_middleware,
+)
+from webserver.routes import health
+from webserver.routes.docs import register_docs
+
+API_PREFIX = "/api/v1"
+
+
+def create_api(version: str) -> Api:
+    """Every documented operation; feature modules add theirs here."""
+    api = Api(
+        title="Unibot API",
+        version=version,
+        description="REST API of the Unibot Telegram application. Errors share one JSON shape.",
+    )
+    api.include(health.create_api())
+    return api
+
+
+def create_app(
+    *,
+    services: ServiceFactory,
+    clock: Clock,
+    config: WebConfig,
+    extra_setup: Callable[[web.Application], None] | None = None,
+) -> web.Application:
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[access_log_middleware, error_middleware, body_limit_middleware(config.max_body_bytes)],
+    )
+    app[SERVICES] = services
+    app[CLOCK] = clock
+    app[CONFIG] = config
+    app.on_response_prepare.append(add_response_headers)
+
+    api = create_api(config.version)
+    api.register(app)
+    register_docs(app, api)
+    if extra_setup is not None:
+        # The webhook route comes from the composition root, which owns the bot.
+        extra_setup(app)
+    return app
