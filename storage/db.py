@@ -7,6 +7,7 @@ Reads use a separate engine with deferred transactions so they never wait for th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ class Database:
         self.config = config
         self.url = make_url(config.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._sqlite_file: Path | None = None
         if self.is_sqlite:
-            _ensure_sqlite_dir(config.url)
+            self._sqlite_file = _ensure_sqlite_dir(config.url)
             self.write_engine = _sqlite_engine(config, immediate=True)
             self.read_engine = _sqlite_engine(config, immediate=False)
         else:
@@ -53,8 +55,13 @@ class Database:
             yield session
 
     async def ping(self) -> None:
+        """Raise when the database cannot serve queries."""
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+        if self._sqlite_file is not None:
+            # Pooled connections keep a deleted or overwritten file open and go on answering from cache;
+            # only a look at the file itself shows that the next connection would fail.
+            await asyncio.to_thread(_check_sqlite_file, self._sqlite_file)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
@@ -62,10 +69,24 @@ class Database:
             await self.read_engine.dispose()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _ensure_sqlite_dir(url: str) -> Path | None:
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        header = handle.read(len(_SQLITE_MAGIC))
+    # A brand-new database is an empty file until its first write.
+    if header and header != _SQLITE_MAGIC:
+        raise OSError(f"{path.name} is not an SQLite database")
 
 
 def _sqlite_engine(config: DatabaseConfig, *, immediate: bool) -> AsyncEngine:

@@ -16,7 +16,7 @@ from webserver.errors import ApiError, error_response
 
 log = logging.getLogger("unibot.http")
 
-REQUEST_ID = "request_id"
+REQUEST_ID = web.RequestKey("request_id", str)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

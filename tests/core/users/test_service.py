@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.clock import ManualClock
+from core.errors import NotFound, ValidationFailed
+from core.services import ServiceFactory
+from core.users.dto import TelegramProfile
+from storage.kv import MemoryStore
+from tests.helpers.app import make_services
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[ServiceFactory]:
+    factory = await make_services(tmp_path, MemoryStore(), ManualClock())
+    yield factory
+    await factory.db.dispose()
+
+
+async def test_ensure_creates_once_then_updates_names(services: ServiceFactory) -> None:
+    profile = TelegramProfile(telegram_id=5_000_000_000, first_name="Ann", username="ann")
+    async with services.unit_of_work() as uow:
+        user, created = await uow.users.ensure_telegram_user(profile)
+    assert created
+    assert user.telegram_id == 5_000_000_000
+    async with services.unit_of_work() as uow:
+        again, created = await uow.users.ensure_telegram_user(
+            TelegramProfile(telegram_id=5_000_000_000, first_name="Anna", username=None)
+        )
+    assert not created
+    assert again.id == user.id
+    assert again.first_name == "Anna"
+    assert again.username is None
+
+
+async def test_concurrent_first_contact_creates_one_user(services: ServiceFactory) -> None:
+    async def first_contact() -> tuple[int, bool]:
+        async with services.unit_of_work() as uow:
+            user, created = await uow.users.ensure_telegram_user(TelegramProfile(telegram_id=42, first_name="X"))
+            return user.id, created
+
+    results = await asyncio.gather(*(first_contact() for _ in range(10)))
+    assert len({user_id for user_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+async def test_set_language(services: ServiceFactory) -> None:
+    async with services.unit_of_work() as uow:
+        user, _ = await uow.users.ensure_telegram_user(TelegramProfile(telegram_id=1, first_name="A"))
+        updated = await uow.users.set_language(user.id, "ru")
+    assert updated.language == "ru"
+    async with services.unit_of_work() as uow:
+        with pytest.raises(ValidationFailed):
+            await uow.users.set_language(user.id, "xx")
+        with pytest.raises(NotFound):
+            await uow.users.set_language(999, "en")
+
+
+async def test_strings_stored_exactly(services: ServiceFactory) -> None:
+    name = "Robert'); DROP TABLE users;-- \u202e\U0001f600 Ä\u0301"
+    async with services.unit_of_work() as uow:
+        user, _ = await uow.users.ensure_telegram_user(TelegramProfile(telegram_id=3, first_name=name))
+    async with services.unit_of_work(write=False) as uow:
+        assert (await uow.users.get(user.id)).first_name == name

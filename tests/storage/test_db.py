@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database, DatabaseConfig
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.models import Base, User
+from storage.repositories.users import UserRepository
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'app.db'}"))
+    await upgrade(database.write_engine)
+    yield database
+    await database.dispose()
+
+
+async def test_file_and_directory_created(tmp_path: Path, db: Database) -> None:
+    assert (tmp_path / "sub" / "app.db").exists()
+
+
+async def test_pragmas(db: Database) -> None:
+    async with db.read_engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+
+
+async def test_migrations_reach_head_and_match_models(db: Database) -> None:
+    assert await current_revision(db.read_engine) == head_revision()
+    await upgrade(db.write_engine)  # a second run changes nothing
+    async with db.read_engine.connect() as conn:
+        tables = set((await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars())
+    assert set(Base.metadata.tables) <= tables
+
+
+async def test_models_match_migrations(db: Database) -> None:
+    """Autogenerate finds nothing to do: the migrations describe exactly the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with db.read_engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_unit_of_work_commits_and_rolls_back(db: Database) -> None:
+    async with db.unit_of_work() as session:
+        await UserRepository(session).add(User(telegram_id=1, first_name="kept"))
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await UserRepository(session).add(User(telegram_id=2, first_name="lost"))
+            raise RuntimeError("handler failed")
+    async with db.unit_of_work(write=False) as session:
+        names = (await session.execute(select(User.first_name))).scalars().all()
+    assert names == ["kept"]
+
+
+async def test_big_telegram_ids_round_trip(db: Database) -> None:
+    big = 2**53 - 1
+    async with db.unit_of_work() as session:
+        await UserRepository(session).add(User(telegram_id=big))
+    async with db.unit_of_work(write=False) as session:
+        user = await UserRepository(session).by_telegram_id(big)
+    assert user is not None
+    assert user.telegram_id == big
+    assert user.created_at.tzinfo is not None
+
+
+async def test_unique_telegram_id(db: Database) -> None:
+    async with db.unit_of_work() as session:
+        await UserRepository(session).add(User(telegram_id=7))
+    with pytest.raises(IntegrityError):
+        async with db.unit_of_work() as session:
+            await UserRepository(session).add(User(telegram_id=7))
+
+
+async def test_concurrent_read_modify_write_never_locks(db: Database) -> None:
+    """Writers that read first and write later would deadlock on a deferred BEGIN; BEGIN IMMEDIATE queues them."""
+    async with db.unit_of_work() as session:
+        user = await UserRepository(session).add(User(telegram_id=99, first_name="0"))
+        user_id = user.id
+
+    async def bump() -> None:
+        async with db.unit_of_work() as session:
+            row = await session.get(User, user_id)
+            assert row is not None
+            await asyncio.sleep(0.001)
+            row.first_name = str(int(row.first_name or "0") + 1)
+
+    await asyncio.gather(*(bump() for _ in range(40)))
+    async with db.unit_of_work(write=False) as session:
+        row = await session.get(User, user_id)
+    assert row is not None
+    assert row.first_name == "40"
+
+
+async def test_ping_detects_missing_or_corrupt_file(tmp_path: Path, db: Database) -> None:
+    path = tmp_path / "sub" / "app.db"
+    await db.ping()
+    original = path.read_bytes()[:100]
+    with path.open("r+b") as handle:
+        handle.write(b"\0" * 100)
+    with pytest.raises(OSError, match="not an SQLite database"):
+        await db.ping()
+    with path.open("r+b") as handle:
+        handle.write(original)
+    await db.ping()
+    path.rename(tmp_path / "moved.db")
+    with pytest.raises(FileNotFoundError):
+        await db.ping()
