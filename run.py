@@ -108,7 +108,8 @@ class Runtime:
             processing_ttl=settings.bot.handle_timeout * 2,
         )
         dispatcher = self.bot_runtime.dispatcher
-        dispatcher.include_routers(*self._extra_routers)
+        if self._extra_routers:
+            dispatcher.include_routers(*self._extra_routers)
 
         hook: SecretWebhookHandler | None = None
         if self.mode is Mode.WEBHOOK:

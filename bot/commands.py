@@ -24,7 +24,8 @@ def command_list() -> list[tuple[str, str]]:
 async def set_commands(bot: Bot, i18n: I18n) -> None:
     """Optional: a failure is a warning, never a reason not to start."""
     for locale in sorted(i18n.available_locales):
-        with i18n.use_locale(locale):
+        # Outside an update there is no i18n context; make one for the lazy `_` calls in command_list.
+        with i18n.context(), i18n.use_locale(locale):
             commands = [BotCommand(command=name, description=text) for name, text in command_list()]
         language = None if locale == i18n.default_locale else locale
         try:
