@@ -22,13 +22,16 @@ from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from limits.aio.storage import Storage
+from storage.ratelimit import close_limits_storage, create_limits_storage
 
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
+from core.bootstrap import create_services
 from core.clock import Clock, SystemClock
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
-from core.services import DomainConfig, ServiceFactory
+from core.services import ServiceFactory
 from core.settings import Mode, Settings, SettingsError, load_settings
 from core.version import app_version
 from fake_telegram import FakeTelegram
@@ -72,6 +75,8 @@ class Runtime:
         self.clock = clock or SystemClock()
         self._extra_routers = list(extra_routers)
         self.db: Database | None = None
+        self.services: ServiceFactory | None = None
+        self.limits_storage: Storage | None = None
         self.kv: KeyValueStore | None = None
         self.fake_telegram: FakeTelegram | None = None
         self.bot: Bot | None = None
@@ -87,9 +92,14 @@ class Runtime:
         self.db = create_database(settings)
         await self._prepare_schema(self.db)
         self.kv = create_kv(settings)
-        services = ServiceFactory(
-            db=self.db, kv=self.kv, clock=self.clock, config=DomainConfig(languages=settings.i18n.locales)
+        redis_url = settings.redis.url.get_secret_value() if settings.redis.url else None
+        self.limits_storage = create_limits_storage(redis_url, key_prefix=settings.redis.key_prefix)
+        services = create_services(
+            settings, db=self.db, kv=self.kv, clock=self.clock, limits_storage=self.limits_storage
         )
+        self.services = services
+        # Revocations live in the database; a store that starts empty must learn them before serving.
+        await services.auth.warm_denylist(force=True)
 
         api_base = settings.bot.api_base_url
         if self.mode is Mode.LOCAL:
@@ -99,7 +109,6 @@ class Runtime:
         token = settings.bot_token
         self.bot = create_bot(token, api_base)
         i18n = create_i18n(settings.i18n.path, default_locale=settings.i18n.default, domain=settings.i18n.domain)
-        redis_url = settings.redis.url.get_secret_value() if settings.redis.url else None
         self.bot_runtime = create_dispatcher(
             services=services,
             i18n=i18n,
@@ -135,7 +144,7 @@ class Runtime:
         self.web_url = f"http://{host}:{port}"
 
         if settings.scheduler.enabled:
-            jobs = maintenance_jobs(self.kv, purge_interval=settings.scheduler.purge_interval_seconds)
+            jobs = maintenance_jobs(services, purge_interval=settings.scheduler.purge_interval_seconds)
             self.scheduler = create_scheduler(jobs, self.kv)
             self.scheduler.start()
 
@@ -213,6 +222,10 @@ class Runtime:
             await self.bot.session.close()
         if self.fake_telegram is not None:
             await self.fake_telegram.stop()
+        if self.services is not None:
+            await self.services.close()
+        if self.limits_storage is not None:
+            await close_limits_storage(self.limits_storage)
         if self.kv is not None:
             await self.kv.close()
         if self.db is not None:

@@ -30,3 +30,11 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     status_hint = 403
+
+
+class TooManyRequests(DomainError):
+    status_hint = 429
+
+    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after

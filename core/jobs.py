@@ -7,12 +7,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from storage.kv import KeyValueStore, KeyValueUnavailable
 
+if TYPE_CHECKING:
+    from core.services import ServiceFactory
+
 log = logging.getLogger("unibot.jobs")
+DENYLIST_CHECK_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +28,14 @@ class Job:
     interval_seconds: int
 
 
-def maintenance_jobs(kv: KeyValueStore, *, purge_interval: int) -> list[Job]:
+def maintenance_jobs(services: ServiceFactory, *, purge_interval: int) -> list[Job]:
     return [
         # Processed-update records and other expiring keys; Redis expires keys itself and reports 0.
-        Job("purge-expired-kv", kv.purge_expired, purge_interval),
+        Job("purge-expired-kv", services.kv.purge_expired, purge_interval),
+        # Expired sessions, their refresh tokens, and denylist rows past their tokens' expiry.
+        Job("purge-expired-sessions", services.auth.purge_expired, purge_interval),
+        # A store that restarted empty gets the denylist back within a minute.
+        Job("warm-denylist", services.auth.warm_denylist, DENYLIST_CHECK_SECONDS),
     ]
 
 

@@ -106,6 +106,54 @@ class LoggingSettings(_Section):
     format: Literal["text", "json"] = "text"
 
 
+class AuthSettings(_Section):
+    issuer: str = "unibot"
+    audience: str = "unibot-api"
+    access_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    refresh_ttl_days: int = Field(default=30, ge=1, le=365)
+    # A client that lost the answer to its refresh may repeat it this long and get the same successor.
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=120)
+    algorithm: Literal["HS256", "EdDSA"] = "HS256"
+    # HS256 secret, at least 32 bytes; local mode makes one and keeps it under app.data_dir.
+    jwt_secret: SecretStr | None = None
+    jwt_kid: str = "hs1"
+    # EdDSA: the current private key (PEM) and its key id; older public keys stay valid for rotation.
+    ed25519_private_key: SecretStr | None = None
+    ed25519_kid: str = "ed1"
+    ed25519_previous_public_keys: tuple[str, ...] = ()
+    ed25519_previous_kids: tuple[str, ...] = ()
+    password_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    # argon2id cost; the floors are OWASP's minimum (19 MiB, 2 passes), the defaults argon2-cffi's.
+    argon2_memory_kib: int = Field(default=65536, ge=19456, le=1048576)
+    argon2_time_cost: int = Field(default=3, ge=2, le=20)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Cached verified tokens and user states per process; bounded so memory stays flat.
+    token_cache_size: int = Field(default=10000, ge=0)
+
+    @model_validator(mode="after")
+    def _previous_keys_have_ids(self) -> AuthSettings:
+        if len(self.ed25519_previous_public_keys) != len(self.ed25519_previous_kids):
+            raise ValueError("ed25519_previous_public_keys and ed25519_previous_kids must have the same length")
+        return self
+
+
+class RateLimitSettings(_Section):
+    enabled: bool = True
+    window_seconds: int = Field(default=60, ge=1, le=3600)
+    # Sign-in and registration routes, per client IP.
+    auth_limit: int = Field(default=10, ge=1)
+    # Other routes, per client IP.
+    general_limit: int = Field(default=100, ge=1)
+    # Routes that need a token, per user.
+    user_limit: int = Field(default=300, ge=1)
+    # Failed logins: delays start after this many failures and double up to the caps (seconds).
+    login_free_failures: int = Field(default=4, ge=0)
+    login_account_max_delay: int = Field(default=30, ge=1)
+    login_ip_max_delay: int = Field(default=300, ge=1)
+    # Failures are forgotten this long after the last one.
+    login_failure_memory_seconds: int = Field(default=900, ge=60)
+
+
 class LocalSettings(_Section):
     stand_in_host: str = "127.0.0.1"
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
@@ -129,6 +177,8 @@ class Settings(BaseSettings):
     i18n: I18nSettings = I18nSettings()
     logging: LoggingSettings = LoggingSettings()
     local: LocalSettings = LocalSettings()
+    auth: AuthSettings = AuthSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -172,6 +222,15 @@ class Settings(BaseSettings):
             return self
         if self.bot.token is None or _is_placeholder(self.bot.token):
             raise ValueError(f"bot.token: mode {mode.value} needs a real bot token in {ENV_PREFIX}BOT__TOKEN")
+        if self.auth.algorithm == "HS256":
+            jwt_secret = self.auth.jwt_secret
+            if jwt_secret is None or _is_placeholder(jwt_secret) or len(jwt_secret.get_secret_value().encode()) < 32:
+                raise ValueError(
+                    f"auth.jwt_secret: mode {mode.value} needs {ENV_PREFIX}AUTH__JWT_SECRET of at least 32 bytes "
+                    "(256 bits), e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
+        elif self.auth.ed25519_private_key is None:
+            raise ValueError(f"auth.ed25519_private_key: EdDSA needs {ENV_PREFIX}AUTH__ED25519_PRIVATE_KEY (PEM)")
         if mode is Mode.WEBHOOK:
             secret = self.webhook.secret.get_secret_value() if self.webhook.secret else ""
             if not _WEBHOOK_SECRET_RE.fullmatch(secret) or _is_placeholder(self.webhook.secret):

@@ -7,19 +7,22 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
+from core.errors import DomainError
 from webserver.errors import ApiError, default_code
+from webserver.security import RateTier, guard
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 
 _JSON_TYPES = frozenset({"application/json"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
@@ -50,6 +53,7 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     auth: bool = False
+    rate: RateTier | None = "general"
     errors: tuple[int, ...] = ()
     response_headers: tuple[str, ...] = ()
     content_type: str = "application/json"
@@ -76,6 +80,7 @@ class Api:
         response: type[BaseModel] | None = None,
         status: int = 200,
         auth: bool = False,
+        rate: RateTier | Literal["default"] | None = "default",
         errors: Sequence[int] = (),
         response_headers: Sequence[str] = (),
         content_type: str = "application/json",
@@ -95,6 +100,7 @@ class Api:
                     response=response,
                     status=status,
                     auth=auth,
+                    rate=("user" if auth else "general") if rate == "default" else rate,
                     errors=tuple(errors),
                     response_headers=tuple(response_headers),
                     content_type=content_type,
@@ -129,16 +135,31 @@ def _wrap(operation: Operation) -> Handler:
     body_model = operation.body
     query_model = operation.query
     handler = operation.handler
-    if body_model is None and query_model is None:
+    rate, auth = operation.rate, operation.auth
+    if body_model is None and query_model is None and rate is None and not auth:
         return handler
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        args: list[Any] = []
-        if body_model is not None:
-            args.append(await parse_body(request, body_model, allow_form=operation.form))
-        if query_model is not None:
-            args.append(validate(query_model, _single_values(request.query)))
-        return await handler(request, *args)
+        headers = await guard(request, rate=rate, auth=auth) if rate is not None or auth else None
+        try:
+            args: list[Any] = []
+            if body_model is not None:
+                args.append(await parse_body(request, body_model, allow_form=operation.form))
+            if query_model is not None:
+                args.append(validate(query_model, _single_values(request.query)))
+            response = await handler(request, *args)
+        except ApiError as exc:
+            if headers:
+                exc.headers = {**headers, **exc.headers}
+            raise
+        except DomainError as exc:
+            error = ApiError.from_domain(exc)
+            if headers:
+                error.headers = {**headers, **error.headers}
+            raise error from None
+        if headers:
+            response.headers.update(headers)
+        return response
 
     wrapped.__name__ = getattr(handler, "__name__", "handler")
     return wrapped
@@ -261,6 +282,11 @@ def build_openapi(api: Api) -> dict[str, Any]:
         statuses = set(operation.errors)
         if operation.body is not None or operation.query is not None:
             statuses |= {413, 415, 422} if operation.body is not None else {422}
+        if operation.rate is not None:
+            statuses.add(429)
+            success.setdefault("headers", {}).update(
+                {name: {"schema": {"type": "integer"}} for name in RATE_HEADERS}
+            )
         if operation.auth:
             statuses.add(401)
             op["security"] = [{"bearerAuth": []}]

@@ -9,14 +9,15 @@ from aiohttp import web
 from core.clock import Clock
 from core.services import ServiceFactory
 from webserver.api import Api
-from webserver.keys import CLOCK, CONFIG, SERVICES, WebConfig
+from webserver.client_ip import parse_trusted
+from webserver.keys import CLOCK, CONFIG, SERVICES, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import (
     access_log_middleware,
     add_response_headers,
     body_limit_middleware,
     error_middleware,
 )
-from webserver.routes import health
+from webserver.routes import auth, health
 from webserver.routes.docs import register_docs
 
 API_PREFIX = "/api/v1"
@@ -30,6 +31,7 @@ def create_api(version: str) -> Api:
         description="REST API of the Unibot Telegram application. Errors share one JSON shape.",
     )
     api.include(health.create_api())
+    api.include(auth.create_api())
     return api
 
 
@@ -47,6 +49,7 @@ def create_app(
     app[SERVICES] = services
     app[CLOCK] = clock
     app[CONFIG] = config
+    app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
     app.on_response_prepare.append(add_response_headers)
 
     api = create_api(config.version)

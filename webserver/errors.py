@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import DomainError
+from core.errors import DomainError, TooManyRequests, Unauthorized
 
 _DEFAULT_CODES = {
     400: "BAD_REQUEST",
@@ -52,7 +52,12 @@ class ApiError(Exception):
 
     @classmethod
     def from_domain(cls, error: DomainError) -> ApiError:
-        return cls(error.status_hint, error.message, error_code=error.code.upper())
+        headers: dict[str, str] = {}
+        if isinstance(error, TooManyRequests):
+            headers["Retry-After"] = str(max(1, error.retry_after))
+        if isinstance(error, Unauthorized) and error.code == "invalid_token":
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return cls(error.status_hint, error.message, error_code=error.code.upper(), headers=headers)
 
 
 def error_body(

@@ -21,27 +21,46 @@ class TelegramProfile:
 class UserDTO:
     id: int
     telegram_id: int | None
+    telegram_username: str | None
     username: str | None
+    email: str | None
+    email_verified: bool
+    has_password: bool
     first_name: str | None
     last_name: str | None
     language: str | None
+    is_active: bool
+    date_joined: datetime
+    last_login: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Not shown to anyone: what caches and token checks compare against.
+    revision: int
+    token_version: int
 
     @classmethod
     def from_model(cls, user: User) -> UserDTO:
         return cls(
             id=user.id,
             telegram_id=user.telegram_id,
+            telegram_username=user.telegram_username,
             username=user.username,
+            email=user.email,
+            email_verified=user.email_verified,
+            has_password=user.password_hash is not None,
             first_name=user.first_name,
             last_name=user.last_name,
             language=user.language,
+            is_active=user.is_active,
+            date_joined=user.date_joined,
+            last_login=user.last_login,
             created_at=user.created_at,
             updated_at=user.updated_at,
+            revision=user.revision,
+            token_version=user.token_version,
         )
 
     @property
     def display_name(self) -> str:
         parts = [part for part in (self.first_name, self.last_name) if part]
-        return " ".join(parts) or self.username or f"#{self.id}"
+        return " ".join(parts) or self.username or self.telegram_username or f"#{self.id}"

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.users.dto import TelegramProfile, UserDTO
+from core.users.normalize import username_key
 from storage.models.user import User
 from storage.repositories.users import UserRepository
 
+ChangeListener = Callable[[User], None]
+
 
 class UserService:
-    def __init__(self, session: AsyncSession, clock: Clock, *, languages: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        *,
+        languages: tuple[str, ...],
+        on_change: ChangeListener,
+    ) -> None:
         self._session = session
         self._users = UserRepository(session)
         self._clock = clock
         self._languages = languages
+        self._on_change = on_change
 
-    async def get(self, user_id: int) -> UserDTO:
+    async def _load(self, user_id: int) -> User:
         user = await self._users.get(user_id)
         if user is None:
             raise NotFound("user_not_found", "User not found")
-        return UserDTO.from_model(user)
+        return user
+
+    async def touch(self, user: User) -> None:
+        """Record a change: caches holding an older revision reload after the commit."""
+        user.revision += 1
+        user.updated_at = self._clock.now()
+        await self._session.flush()
+        self._on_change(user)
+
+    async def get(self, user_id: int) -> UserDTO:
+        return UserDTO.from_model(await self._load(user_id))
 
     async def ensure_telegram_user(self, profile: TelegramProfile) -> tuple[UserDTO, bool]:
         """Find the user of this Telegram account or create one; True when created.
@@ -31,23 +54,22 @@ class UserService:
         Names follow Telegram, because people rename themselves there; the saved language is kept.
         """
         user = await self._users.by_telegram_id(profile.telegram_id)
-        created = False
         if user is None:
             user, created = await self._create_telegram_user(profile)
-        now = self._clock.now()
+            if created:
+                return UserDTO.from_model(user), True
         changed = False
         for attr, value in (
             ("first_name", profile.first_name),
             ("last_name", profile.last_name),
-            ("username", profile.username),
+            ("telegram_username", profile.username),
         ):
             if getattr(user, attr) != value:
                 setattr(user, attr, value)
                 changed = True
-        if changed and not created:
-            user.updated_at = now
-            await self._session.flush()
-        return UserDTO.from_model(user), created
+        if changed:
+            await self.touch(user)
+        return UserDTO.from_model(user), False
 
     async def _create_telegram_user(self, profile: TelegramProfile) -> tuple[User, bool]:
         now = self._clock.now()
@@ -55,8 +77,8 @@ class UserService:
             telegram_id=profile.telegram_id,
             first_name=profile.first_name,
             last_name=profile.last_name,
-            username=profile.username,
-            language=None,
+            telegram_username=profile.username,
+            date_joined=now,
             created_at=now,
             updated_at=now,
         )
@@ -75,10 +97,39 @@ class UserService:
     async def set_language(self, user_id: int, language: str) -> UserDTO:
         if language not in self._languages:
             raise ValidationFailed("unsupported_language", f"Language must be one of: {', '.join(self._languages)}")
-        user = await self._users.get(user_id)
-        if user is None:
-            raise NotFound("user_not_found", "User not found")
-        user.language = language
-        user.updated_at = self._clock.now()
-        await self._session.flush()
+        user = await self._load(user_id)
+        if user.language != language:
+            user.language = language
+            await self.touch(user)
+        return UserDTO.from_model(user)
+
+    async def update_profile(
+        self,
+        user_id: int,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        language: str | None = None,
+    ) -> UserDTO:
+        """Only the fields given change; privileged fields are not reachable from here at all."""
+        user = await self._load(user_id)
+        if language is not None and language not in self._languages:
+            raise ValidationFailed("unsupported_language", f"Language must be one of: {', '.join(self._languages)}")
+        if username is not None:
+            key = username_key(username)
+            if key != user.username_key and await self._users.username_taken(key, except_user=user.id):
+                raise Conflict("username_taken", "This username is already taken")
+            user.username, user.username_key = username, key
+        if first_name is not None:
+            user.first_name = first_name
+        if last_name is not None:
+            user.last_name = last_name
+        if language is not None:
+            user.language = language
+        try:
+            async with self._session.begin_nested():
+                await self.touch(user)
+        except IntegrityError:
+            raise Conflict("username_taken", "This username is already taken") from None
         return UserDTO.from_model(user)

@@ -14,6 +14,10 @@ class KeyValueStore(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """Several keys in one round trip, in the order asked."""
+        ...
+
     async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None: ...
 
     async def set_if_absent(self, key: str, value: bytes | str, *, ttl: float | None = None) -> bool:

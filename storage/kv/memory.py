@@ -40,6 +40,13 @@ class MemoryStore:
         entry = self._live(key)
         return None if entry is None else entry[0]
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        values: list[bytes | None] = []
+        for key in keys:
+            entry = self._live(key)
+            values.append(None if entry is None else entry[0])
+        return values
+
     async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None:
         self._store(key, _as_bytes(value), ttl)
 

@@ -44,6 +44,15 @@ class RedisStore:
             raise KeyValueUnavailable(str(exc)) from exc
         return value if value is None or isinstance(value, bytes) else str(value).encode()
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        if not keys:
+            return []
+        try:
+            values = await self.client.mget([self._k(key) for key in keys])
+        except RedisError as exc:
+            raise KeyValueUnavailable(str(exc)) from exc
+        return [value if value is None or isinstance(value, bytes) else str(value).encode() for value in values]
+
     async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None:
         try:
             await self.client.set(self._k(key), value, px=_ms(ttl))

@@ -2,21 +2,39 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Boolean, Integer, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
 
 class User(Base):
+    """One person, however they sign in: Telegram users and email users are rows of this table."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Telegram ids already exceed 2^31; a 32-bit column would overflow on PostgreSQL.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
-    username: Mapped[str | None] = mapped_column(String(255))
+    # As Telegram reports it on each update; people rename themselves there, so it is not unique here.
+    telegram_username: Mapped[str | None] = mapped_column(String(255))
+    # The product's own login name; unique regardless of case (username_key holds the casefolded form).
+    username: Mapped[str | None] = mapped_column(String(64))
+    username_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Kept as typed; email_key (casefolded) carries the uniqueness, so "A@x.org" and "a@x.org" collide.
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_key: Mapped[str | None] = mapped_column(String(320), unique=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Raised whenever every token of the user must die at once (password change, disable, level change).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Raised by the domain on every change; caches compare it to know whether their copy is current.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -9,6 +9,7 @@ from core.settings import LOCAL_BOT_TOKEN, Mode, SettingsError, load_settings, s
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "s" * 40
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ"
+JWT_SECRET = "j" * 43
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +19,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("UNIBOT_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("UNIBOT_AUTH__JWT_SECRET", JWT_SECRET)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -137,3 +139,19 @@ def test_masked_hides_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert TOKEN not in dumped
     assert "pw@" not in dumped
     assert settings.masked()["bot"]["token"] == "**********"
+
+
+@pytest.mark.parametrize("secret", [None, "short", "x" * 31, "changeme-changeme-changeme-changeme"])
+def test_jwt_secret_required_outside_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+    monkeypatch.setenv("UNIBOT_BOT__TOKEN", TOKEN)
+    monkeypatch.delenv("UNIBOT_AUTH__JWT_SECRET")
+    if secret is not None:
+        monkeypatch.setenv("UNIBOT_AUTH__JWT_SECRET", secret)
+    with pytest.raises(SettingsError, match=r"auth\.jwt_secret"):
+        load_settings(write(tmp_path, ""), env_file=None)
+
+
+def test_eddsa_needs_private_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNIBOT_BOT__TOKEN", TOKEN)
+    with pytest.raises(SettingsError, match=r"auth\.ed25519_private_key"):
+        load_settings(write(tmp_path, "[auth]\nalgorithm = 'EdDSA'\n"), env_file=None)

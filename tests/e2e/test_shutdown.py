@@ -25,6 +25,7 @@ def app_env(tmp_path: Path, fake: FakeTelegram) -> dict[str, str]:
             "UNIBOT_APP__DATA_DIR": str(tmp_path),
             "UNIBOT_APP__SHUTDOWN_TIMEOUT": "20",
             "UNIBOT_BOT__TOKEN": TOKEN,
+            "UNIBOT_AUTH__JWT_SECRET": "shutdown-test-jwt-secret-" + "x" * 20,
             "UNIBOT_BOT__API_BASE_URL": fake.base_url,
             "UNIBOT_WEB__PORT": "0",
             "UNIBOT_SCHEDULER__ENABLED": "false",

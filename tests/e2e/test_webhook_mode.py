@@ -31,6 +31,7 @@ async def webhook_app(tmp_path: Path, start_runtime: StartRuntime, fake_telegram
         bot={"token": TOKEN, "api_base_url": fake_telegram.base_url},
         web={"port": port},
         webhook={"url": f"http://127.0.0.1:{port}/telegram/webhook", "secret": SECRET},
+        auth={"jwt_secret": "webhook-test-jwt-secret-" + "x" * 20},
     )
     # Outside local mode the schema is not migrated at start; do what `run.py migrate` does.
     from run import migrate

@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from storage.ratelimit import create_limits_storage
 
+from core.bootstrap import create_services
 from core.clock import Clock
-from core.services import DomainConfig, ServiceFactory
+from core.services import ServiceFactory
+from core.settings import Settings, load_settings
 from storage.db import Database, DatabaseConfig
-from storage.kv import KeyValueStore
+from storage.kv import KeyValueStore, RedisStore
 from storage.migrate import upgrade
 
+# The cheapest argon2id the settings accept (OWASP's floor), so that tests with many sign-ins stay fast.
+FAST_ARGON2 = {"argon2_memory_kib": 19456, "argon2_time_cost": 2, "argon2_parallelism": 1}
 
-async def make_services(tmp_path: Path, kv: KeyValueStore, clock: Clock) -> ServiceFactory:
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and key in merged else value
+    return merged
+
+
+def test_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
+    base: dict[str, Any] = {
+        "app": {"mode": "local", "data_dir": str(data_dir)},
+        "auth": dict(FAST_ARGON2),
+        "logging": {"level": "WARNING"},
+    }
+    return load_settings(None, env_file=None, overrides=merge(base, sections))
+
+
+async def make_services(
+    tmp_path: Path, kv: KeyValueStore, clock: Clock, settings: Settings | None = None
+) -> ServiceFactory:
+    settings = settings or test_settings(tmp_path)
     db = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"))
     await upgrade(db.write_engine)
-    return ServiceFactory(db=db, kv=kv, clock=clock, config=DomainConfig(languages=("en", "ru")))
+    redis_url = None
+    if isinstance(kv, RedisStore):
+        kwargs = kv.client.connection_pool.connection_kwargs
+        redis_url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+    storage = create_limits_storage(redis_url, key_prefix=kv.prefix if isinstance(kv, RedisStore) else "")
+    return create_services(settings, db=db, kv=kv, clock=clock, limits_storage=storage)
 
 
 Client = TestClient[web.Request, web.Application]

@@ -40,6 +40,8 @@ def create_api() -> Api:
         tags=["system"],
         response=HealthResponse,
         errors=[503],
+        # Load balancers poll this; limiting it would turn a busy client into an outage.
+        rate=None,
     )
     async def health(request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]

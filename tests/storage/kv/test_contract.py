@@ -21,6 +21,15 @@ async def test_get_set_delete(kv: KeyValueStore) -> None:
     assert await kv.delete() == 0
 
 
+async def test_get_many(kv: KeyValueStore) -> None:
+    assert await kv.get_many() == []
+    await kv.set("m1", "a")
+    await kv.set("m3", b"c", ttl=0.05)
+    assert await kv.get_many("m1", "m2", "m3") == [b"a", None, b"c"]
+    await asyncio.sleep(0.1)
+    assert await kv.get_many("m3", "m1") == [None, b"a"]
+
+
 async def test_ttl_expires(kv: KeyValueStore) -> None:
     await kv.set("short", "x", ttl=0.05)
     await kv.set("long", "y", ttl=60)

@@ -1,0 +1,1 @@
+"""Benchmarks run against a live local instance of the app."""
