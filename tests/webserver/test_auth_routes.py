@@ -408,3 +408,23 @@ async def test_jwks_is_empty_for_hs256(client: Client) -> None:
     response = await client.get("/.well-known/jwks.json")
     assert response.status == 200
     assert await response.json() == {"keys": []}
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_forwarded_for_only_from_trusted_proxies(make_client: MakeClient, trusted: bool) -> None:
+    client = await make_client(
+        web={"trusted_proxies": ["127.0.0.1/32", "::1"] if trusted else []}, ratelimit={"auth_limit": 2}
+    )
+
+    async def attempt(ip: str) -> int:
+        response = await client.post(
+            f"{API}/auth/login",
+            json={"email": "x@example.org", "password": "whatever"},
+            headers={"X-Forwarded-For": ip},
+        )
+        return response.status
+
+    assert [await attempt("203.0.113.1"), await attempt("203.0.113.1")] == [401, 401]
+    # Behind a trusted proxy each client has its own budget; otherwise the header is ignored and the
+    # third request from the same peer is refused, whatever address it claims.
+    assert await attempt("203.0.113.2") == (401 if trusted else 429)
