@@ -23,7 +23,6 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from limits.aio.storage import Storage
-from storage.ratelimit import close_limits_storage, create_limits_storage
 
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
@@ -38,6 +37,7 @@ from fake_telegram import FakeTelegram
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.ratelimit import close_limits_storage, create_limits_storage
 from webserver.app import create_app
 from webserver.keys import WebConfig
 from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook

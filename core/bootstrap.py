@@ -50,7 +50,7 @@ def create_services(
         passwords=PasswordService(
             argon2_parameters(settings), max_concurrency=settings.auth.password_hash_concurrency
         ),
-        limiter=RateLimiter(limits_storage, tiers_from_settings(rate), enabled=rate.enabled),
+        limiter=RateLimiter(limits_storage, tiers_from_settings(rate), enabled=rate.enabled, clock=clock),
         throttle=LoginThrottle(
             kv,
             clock,

@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from storage.ratelimit import create_limits_storage
 
 from core.bootstrap import create_services
 from core.clock import Clock
@@ -16,6 +15,7 @@ from core.settings import Settings, load_settings
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, RedisStore
 from storage.migrate import upgrade
+from storage.ratelimit import create_limits_storage
 
 # The cheapest argon2id the settings accept (OWASP's floor), so that tests with many sign-ins stay fast.
 FAST_ARGON2 = {"argon2_memory_kib": 19456, "argon2_time_cost": 2, "argon2_parallelism": 1}
