@@ -142,6 +142,13 @@ class Runtime:
         await site.start()
         host, port = self.runner.addresses[0][:2]
         self.web_url = f"http://{host}:{port}"
+        services.identity.public_base_url = settings.web.public_url or self.web_url
+        try:
+            me = await self.bot.get_me()
+            services.identity.bot_username = me.username
+        except Exception as exc:
+            # Deep links need the username; everything else works without it.
+            log.warning("getMe failed; start links are unavailable until restart", extra={"error": repr(exc)})
 
         if settings.scheduler.enabled:
             jobs = maintenance_jobs(services, purge_interval=settings.scheduler.purge_interval_seconds)

@@ -10,10 +10,12 @@ from limits.aio.storage import Storage
 from core.auth.keys import create_codec
 from core.auth.passwords import PasswordService
 from core.clock import Clock
+from core.identity.service import IdentityConfig
 from core.login_throttle import LoginThrottle
 from core.ratelimit import RateLimiter, tiers_from_settings
 from core.services import DomainConfig, ServiceFactory
 from core.settings import Settings
+from core.telegram.initdata import Ed25519Check
 from storage.db import Database
 from storage.kv import KeyValueStore
 
@@ -28,6 +30,26 @@ def argon2_parameters(settings: Settings) -> Parameters:
         time_cost=auth.argon2_time_cost,
         memory_cost=auth.argon2_memory_kib,
         parallelism=auth.argon2_parallelism,
+    )
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    tg = settings.telegram_auth
+    ed25519 = None
+    if tg.ed25519_check:
+        ed25519 = Ed25519Check(
+            bot_id=int(settings.bot_token.split(":", 1)[0]),
+            public_key_hex=tg.ed25519_public_key,
+            required=tg.ed25519_required,
+        )
+    return IdentityConfig(
+        bot_token=settings.bot_token,
+        code_ttl=timedelta(seconds=tg.binding_code_ttl_seconds),
+        max_attempts=tg.binding_code_max_attempts,
+        max_age=tg.max_age_seconds,
+        future_skew=tg.future_skew_seconds,
+        refuse_replays=tg.refuse_replayed_init_data,
+        ed25519=ed25519,
     )
 
 
@@ -51,6 +73,7 @@ def create_services(
             argon2_parameters(settings), max_concurrency=settings.auth.password_hash_concurrency
         ),
         limiter=RateLimiter(limits_storage, tiers_from_settings(rate), enabled=rate.enabled, clock=clock),
+        identity=identity_config(settings),
         throttle=LoginThrottle(
             kv,
             clock,

@@ -34,6 +34,7 @@ def maintenance_jobs(services: ServiceFactory, *, purge_interval: int) -> list[J
         Job("purge-expired-kv", services.kv.purge_expired, purge_interval),
         # Expired sessions, their refresh tokens, and denylist rows past their tokens' expiry.
         Job("purge-expired-sessions", services.auth.purge_expired, purge_interval),
+        Job("purge-expired-binding-codes", services.identity.purge_expired_codes, purge_interval),
         # A store that restarted empty gets the denylist back within a minute.
         Job("warm-denylist", services.auth.warm_denylist, DENYLIST_CHECK_SECONDS),
     ]

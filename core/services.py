@@ -21,6 +21,7 @@ from core.auth.service import AuthConfig, AuthService, Throttle, user_state
 from core.auth.state import AuthState, publish_quietly
 from core.auth.tokens import JwtCodec
 from core.clock import Clock
+from core.identity.service import IdentityConfig, IdentityService
 from core.ratelimit import RateLimiter
 from core.users.service import UserService
 from storage.db import Database
@@ -83,6 +84,7 @@ class ServiceFactory:
         passwords: PasswordService,
         limiter: RateLimiter,
         throttle: Throttle,
+        identity: IdentityConfig,
     ) -> None:
         self.db = db
         self.kv = kv
@@ -106,6 +108,7 @@ class ServiceFactory:
                 access_ttl=config.access_ttl, refresh_ttl=config.refresh_ttl, refresh_grace=config.refresh_grace
             ),
         )
+        self.identity = IdentityService(factory=self, auth=self.auth, clock=clock, config=identity)
 
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:

@@ -6,6 +6,7 @@ Environment names are `UNIBOT_<SECTION>__<KEY>`, e.g. `UNIBOT_DB__URL` or `UNIBO
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -154,6 +155,61 @@ class RateLimitSettings(_Section):
     login_failure_memory_seconds: int = Field(default=900, ge=60)
 
 
+class TelegramAuthSettings(_Section):
+    # Mini App initData and Login Widget data older than this are refused (aiogram checks no age).
+    max_age_seconds: int = Field(default=86400, ge=60, le=7 * 86400)
+    future_skew_seconds: int = Field(default=60, ge=0, le=600)
+    # Refuse a second sign-in with the same initData (a replayed capture); the `tma` header is not affected.
+    refuse_replayed_init_data: bool = False
+    # Check the Ed25519 `signature` field when present (third-party validation); the key is Telegram's
+    # production key unless replaced (tests sign with their own).
+    ed25519_check: bool = False
+    ed25519_required: bool = False
+    ed25519_public_key: str = "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c187fe7d34caed242d"
+    # Where the Login Widget's sign-in redirects a browser after setting the session cookie.
+    login_redirect_url: str = "/"
+    cookie_name: str = "unibot_access"
+    # Binding codes: validity and wrong attempts before a code is void.
+    binding_code_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    binding_code_max_attempts: int = Field(default=5, ge=1, le=20)
+
+
+class SigningSettings(_Section):
+    # Registered outside services allowed to call the signed service routes.
+    clients: tuple[str, ...] = ()
+    # Secret: JSON {"client-id": ["current secret", "previous secret"]} in UNIBOT_SIGNING__SECRETS.
+    secrets: SecretStr | None = None
+    window_seconds: int = Field(default=300, ge=30, le=3600)
+
+    def client_secrets(self) -> dict[str, tuple[str, ...]]:
+        if self.secrets is None:
+            return {}
+        raw = json.loads(self.secrets.get_secret_value())
+        if not isinstance(raw, dict):
+            raise ValueError("signing.secrets must be a JSON object of client id to secrets")
+        result: dict[str, tuple[str, ...]] = {}
+        for client, values in raw.items():
+            items = [values] if isinstance(values, str) else values
+            if not isinstance(items, list) or not 1 <= len(items) <= 2 or not all(isinstance(v, str) for v in items):
+                raise ValueError(f"signing.secrets[{client!r}] must be one or two strings")
+            result[str(client)] = tuple(items)
+        return result
+
+    @model_validator(mode="after")
+    def _secrets_match_clients(self) -> SigningSettings:
+        try:
+            secrets_by_client = self.client_secrets()
+        except json.JSONDecodeError:
+            raise ValueError("signing.secrets is not valid JSON") from None
+        missing = [client for client in self.clients if client not in secrets_by_client]
+        if missing:
+            raise ValueError(f"signing.secrets has no secret for client(s) {missing}")
+        short = [client for client, values in secrets_by_client.items() if any(len(v) < 32 for v in values)]
+        if short:
+            raise ValueError(f"signing.secrets: secrets of {short} are shorter than 32 characters")
+        return self
+
+
 class LocalSettings(_Section):
     stand_in_host: str = "127.0.0.1"
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
@@ -179,6 +235,8 @@ class Settings(BaseSettings):
     local: LocalSettings = LocalSettings()
     auth: AuthSettings = AuthSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
+    telegram_auth: TelegramAuthSettings = TelegramAuthSettings()
+    signing: SigningSettings = SigningSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,7 @@ from webserver.middlewares import (
     body_limit_middleware,
     error_middleware,
 )
-from webserver.routes import auth, health
+from webserver.routes import auth, health, service, telegram
 from webserver.routes.docs import register_docs
 
 API_PREFIX = "/api/v1"
@@ -32,6 +32,8 @@ def create_api(version: str) -> Api:
     )
     api.include(health.create_api())
     api.include(auth.create_api())
+    api.include(telegram.create_api())
+    api.include(service.create_api())
     return api
 
 

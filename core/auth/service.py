@@ -29,10 +29,13 @@ from core.clock import Clock
 from core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from core.users.dto import UserDTO
 from core.users.normalize import email_key, is_email, login_key, username_key
+from core.users.referral import new_referral_code
 from storage.kv import KeyValueUnavailable
 from storage.models.auth import AuthSession, RefreshToken
+from storage.models.identity import Identity
 from storage.models.user import User
 from storage.repositories.auth import AuthRepository
+from storage.repositories.identity import IdentityRepository
 from storage.repositories.users import UserRepository
 
 if TYPE_CHECKING:
@@ -150,6 +153,7 @@ class AuthService:
                 username=username,
                 username_key=name_key,
                 password_hash=password_hash,
+                referral_code=new_referral_code(),
                 first_name=first_name,
                 last_name=last_name,
                 date_joined=now,
@@ -160,6 +164,9 @@ class AuthService:
             try:
                 async with uow.session.begin_nested():
                     await users.add(user)
+                    await IdentityRepository(uow.session).add(
+                        Identity(user_id=user.id, provider="email", subject=key, created_at=now)
+                    )
             except IntegrityError:
                 raise Conflict("email_taken", "Email already registered") from None
             pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
@@ -200,6 +207,30 @@ class AuthService:
             pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
             dto = UserDTO.from_model(user)
         return dto, pair
+
+    async def verify_credentials(self, *, login: str, password: str, client: ClientInfo) -> int:
+        """The user id behind a login and password, with the same throttling and timing as a sign-in."""
+        account = login_key(login)
+        ip = client.ip or "unknown"
+        wait = await self._throttle.retry_after(account, ip)
+        if wait is not None:
+            raise TooManyRequests("login_throttled", "Too many failed sign-ins; try again later", retry_after=wait)
+        async with self._factory.unit_of_work(write=False) as uow:
+            user = await UserRepository(uow.session).by_login_key(account)
+            stored_hash = user.password_hash if user is not None else None
+            user_id = user.id if user is not None else None
+            active = user.is_active if user is not None else False
+        if stored_hash is None or user_id is None:
+            await self._passwords.verify_dummy(password)
+            await self._throttle.record_failure(account, ip)
+            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
+        if not (await self._passwords.verify(stored_hash, password)).ok:
+            await self._throttle.record_failure(account, ip)
+            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
+        await self._throttle.record_success(account, ip)
+        if not active:
+            raise Forbidden("account_disabled", "This account is disabled")
+        return user_id
 
     async def open_session(self, user_id: int, *, method: str, client: ClientInfo) -> TokenPair:
         """A new session for a user who proved who they are some other way (Telegram sign-in, linking)."""

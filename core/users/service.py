@@ -11,7 +11,10 @@ from core.clock import Clock
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.users.dto import TelegramProfile, UserDTO
 from core.users.normalize import username_key
+from core.users.referral import new_referral_code
+from storage.models.identity import Identity
 from storage.models.user import User
+from storage.repositories.identity import IdentityRepository
 from storage.repositories.users import UserRepository
 
 ChangeListener = Callable[[User], None]
@@ -78,6 +81,7 @@ class UserService:
             first_name=profile.first_name,
             last_name=profile.last_name,
             telegram_username=profile.username,
+            referral_code=new_referral_code(),
             date_joined=now,
             created_at=now,
             updated_at=now,
@@ -87,6 +91,11 @@ class UserService:
         try:
             async with self._session.begin_nested():
                 await self._users.add(candidate)
+                await IdentityRepository(self._session).add(
+                    Identity(
+                        user_id=candidate.id, provider="telegram", subject=str(profile.telegram_id), created_at=now
+                    )
+                )
         except IntegrityError:
             existing = await self._users.by_telegram_id(profile.telegram_id)
             if existing is None:

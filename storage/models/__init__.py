@@ -2,6 +2,7 @@
 
 from storage.models.auth import AuthSession, RefreshToken, RevokedAccessToken
 from storage.models.base import Base
+from storage.models.identity import BindingCode, Identity
 from storage.models.user import User
 
-__all__ = ["AuthSession", "Base", "RefreshToken", "RevokedAccessToken", "User"]
+__all__ = ["AuthSession", "Base", "BindingCode", "Identity", "RefreshToken", "RevokedAccessToken", "User"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, false, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -34,6 +34,9 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Raised by the domain on every change; caches compare it to know whether their copy is current.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Shared in start links as ref_<code>; random so that links do not reveal how many users there are.
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

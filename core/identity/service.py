@@ -1,0 +1,433 @@
+"""Telegram sign-in, account linking and referrals, shared by the bot, the REST API and the signed service routes.
+
+Linking rule: a Telegram account and an email account become one user. When the Telegram account is still a
+bare user of its own (created by talking to the bot, with no email and no password), linking moves its Telegram
+identity onto the email account and retires the bare user, carrying over its language, its referrer and the
+people it referred. When it already belongs to a real account, linking is refused with a conflict: accounts
+with sign-in methods of their own are never merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aiogram.utils.deep_linking import create_deep_link
+
+from core.auth.service import AuthService, ClientInfo, TokenPair
+from core.clock import Clock
+from core.deeplinks import parse_start_payload
+from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.telegram.initdata import Ed25519Check, validate_init_data
+from core.telegram.login_widget import validate_login_widget
+from core.telegram.user_data import TelegramAuthError, TelegramUser
+from core.users.dto import TelegramProfile, UserDTO
+from storage.kv import KeyValueUnavailable
+from storage.models.identity import BindingCode, Identity
+from storage.models.user import User
+from storage.repositories.identity import IdentityRepository
+from storage.repositories.users import UserRepository
+
+if TYPE_CHECKING:
+    from core.services import ServiceFactory, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+TELEGRAM = "telegram"
+EMAIL = "email"
+_REFERRAL_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    bot_token: str
+    code_ttl: timedelta
+    max_attempts: int
+    max_age: float
+    future_skew: float
+    refuse_replays: bool
+    ed25519: Ed25519Check | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignInMethods:
+    telegram_id: int | None
+    telegram_username: str | None
+    email: str | None
+    has_password: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralInfo:
+    code: str
+    link: str | None
+    count: int
+    referred_by_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSignIn:
+    user: UserDTO
+    created: bool
+    tokens: TokenPair
+    referred_by_id: int | None
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def profile_of(user: TelegramUser) -> TelegramProfile:
+    return TelegramProfile(
+        telegram_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+    )
+
+
+def invalid_code() -> ValidationFailed:
+    return ValidationFailed("invalid_code", "This code is invalid, used or expired")
+
+
+class IdentityService:
+    def __init__(self, *, factory: ServiceFactory, auth: AuthService, clock: Clock, config: IdentityConfig) -> None:
+        self._factory = factory
+        self._auth = auth
+        self._clock = clock
+        self.config = config
+        # Set by the composition root once known: the bot's username (getMe) and the web server's public URL.
+        self.bot_username: str | None = None
+        self.public_base_url: str | None = None
+
+    # --- links -------------------------------------------------------------------------------------------------
+
+    def start_link(self, payload: str) -> str | None:
+        if not self.bot_username:
+            return None
+        return create_deep_link(self.bot_username, "start", payload)
+
+    def link_page_url(self, code: str) -> str | None:
+        """The web page where a Telegram user confirms linking by signing in to the email account."""
+        if not self.public_base_url:
+            return None
+        return f"{self.public_base_url.rstrip('/')}/link?code={code}"
+
+    # --- Telegram sign-in -------------------------------------------------------------------------------------
+
+    async def sign_in_with_init_data(self, raw: str, client: ClientInfo) -> TelegramSignIn:
+        """Mini App sign-in: a session for the Telegram user that initData proves, created when new."""
+        auth = self.verify_init_data(raw)
+        if self.config.refuse_replays:
+            try:
+                fresh = await self._factory.kv.set_if_absent(
+                    f"tg:initdata:{auth.fingerprint}", b"1", ttl=self.config.max_age + self.config.future_skew
+                )
+            except KeyValueUnavailable:
+                fresh = True
+                log.warning("initData replay store unavailable; accepting")
+            if not fresh:
+                raise Unauthorized("init_data_replayed", "This sign-in data was already used")
+        return await self._sign_in(profile_of(auth.user), auth.start_param, "telegram_webapp", client)
+
+    def verify_init_data(self, raw: str) -> WebAppUserProof:
+        try:
+            auth = validate_init_data(
+                raw,
+                bot_token=self.config.bot_token,
+                clock=self._clock,
+                max_age=self.config.max_age,
+                future_skew=self.config.future_skew,
+                ed25519=self.config.ed25519,
+            )
+        except TelegramAuthError as exc:
+            raise _telegram_error(exc) from None
+        return WebAppUserProof(user=auth.user, start_param=auth.start_param, fingerprint=auth.fingerprint)
+
+    async def sign_in_with_widget(self, fields: dict[str, str], client: ClientInfo) -> TelegramSignIn:
+        try:
+            user = validate_login_widget(
+                fields,
+                bot_token=self.config.bot_token,
+                clock=self._clock,
+                max_age=self.config.max_age,
+                future_skew=self.config.future_skew,
+            )
+        except TelegramAuthError as exc:
+            raise _telegram_error(exc) from None
+        return await self._sign_in(profile_of(user), None, "telegram_widget", client)
+
+    async def sign_in_trusted(
+        self, profile: TelegramProfile, *, referral: str | None, method: str, client: ClientInfo
+    ) -> TelegramSignIn:
+        """For callers that proved the Telegram identity themselves: signed service calls from a bot."""
+        return await self._sign_in(profile, referral, method, client)
+
+    async def _sign_in(
+        self, profile: TelegramProfile, referral: str | None, method: str, client: ClientInfo
+    ) -> TelegramSignIn:
+        async with self._factory.unit_of_work() as uow:
+            user, created = await uow.users.ensure_telegram_user(profile)
+            referred_by = None
+            if created and referral:
+                referred_by = await self.apply_referral(uow, user.id, referral)
+        tokens = await self._auth.open_session(user.id, method=method, client=client)
+        async with self._factory.unit_of_work(write=False) as uow:
+            fresh = await uow.users.get(user.id)
+        return TelegramSignIn(user=fresh, created=created, tokens=tokens, referred_by_id=referred_by)
+
+    async def user_for_init_data(self, raw: str) -> UserDTO:
+        """The `Authorization: tma <initData>` scheme: the user behind valid initData, created when new."""
+        proof = self.verify_init_data(raw)
+        async with self._factory.unit_of_work() as uow:
+            user, created = await uow.users.ensure_telegram_user(profile_of(proof.user))
+            if created and proof.start_param:
+                await self.apply_referral(uow, user.id, proof.start_param)
+        return user
+
+    # --- referrals --------------------------------------------------------------------------------------------
+
+    async def apply_referral(self, uow: UnitOfWork, user_id: int, payload: str) -> int | None:
+        """Set the referrer once: never oneself, never overwritten, never a cycle. Returns the referrer's id."""
+        link = parse_start_payload(payload)
+        if link is None or link.kind != "ref":
+            return None
+        repo = IdentityRepository(uow.session)
+        referrer = await repo.by_referral_code(link.value)
+        user = await UserRepository(uow.session).get(user_id)
+        if referrer is None or user is None or referrer.id == user.id or user.referred_by_id is not None:
+            return None
+        ancestor: int | None = referrer.id
+        for _ in range(_REFERRAL_DEPTH):
+            ancestor = await repo.referrer_of(ancestor) if ancestor is not None else None
+            if ancestor is None:
+                break
+            if ancestor == user.id:
+                return None
+        user.referred_by_id = referrer.id
+        await uow.users.touch(user)
+        return referrer.id
+
+    async def referral_info(self, user_id: int) -> ReferralInfo:
+        async with self._factory.unit_of_work(write=False) as uow:
+            user = await UserRepository(uow.session).get(user_id)
+            if user is None:
+                raise NotFound("user_not_found", "User not found")
+            count = await IdentityRepository(uow.session).referral_count(user_id)
+            code = user.referral_code or ""
+            referred_by = user.referred_by_id
+        return ReferralInfo(code=code, link=self.start_link(f"ref_{code}"), count=count, referred_by_id=referred_by)
+
+    # --- binding codes ----------------------------------------------------------------------------------------
+
+    async def issue_code_for_telegram(self, telegram_id: int) -> IssuedCode:
+        """A code for a Telegram chat that wants to link an email account (bot /link, signed /telegram/start)."""
+        return await self._issue(issued_to=TELEGRAM, telegram_id=telegram_id, user_id=None)
+
+    async def issue_code_for_account(self, user_id: int) -> IssuedCode:
+        """A code for a signed-in account that wants to link a Telegram account through a start link."""
+        return await self._issue(issued_to="account", telegram_id=None, user_id=user_id)
+
+    async def _issue(self, *, issued_to: str, telegram_id: int | None, user_id: int | None) -> IssuedCode:
+        # 128 bits: the code travels in links, where nobody types it and nobody should guess it.
+        code = secrets.token_urlsafe(16)
+        now = self._clock.now()
+        expires_at = now + self.config.code_ttl
+        async with self._factory.unit_of_work() as uow:
+            await IdentityRepository(uow.session).add_code(
+                BindingCode(
+                    code_hash=hash_code(code),
+                    issued_to=issued_to,
+                    telegram_id=telegram_id,
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        return IssuedCode(code=code, expires_at=expires_at, expires_in=int(self.config.code_ttl.total_seconds()))
+
+    def _usable(self, code: BindingCode | None, issued_to: str, now: datetime) -> BindingCode:
+        if (
+            code is None
+            or code.issued_to != issued_to
+            or code.used_at is not None
+            or code.expires_at <= now
+            or code.failed_attempts >= self.config.max_attempts
+        ):
+            raise invalid_code()
+        return code
+
+    async def _count_failure(self, code_id: int) -> None:
+        async with self._factory.unit_of_work() as uow:
+            await IdentityRepository(uow.session).count_failure(code_id)
+
+    async def link_with_password(self, *, code: str, login: str, password: str, client: ClientInfo) -> UserDTO:
+        """The web page of bot /link: whoever signs in with the email account's password confirms the link."""
+        now = self._clock.now()
+        async with self._factory.unit_of_work(write=False) as uow:
+            row = self._usable(await IdentityRepository(uow.session).code_by_hash(hash_code(code)), TELEGRAM, now)
+            code_id, telegram_id = row.id, row.telegram_id
+        try:
+            user_id = await self._auth.verify_credentials(login=login, password=password, client=client)
+        except Unauthorized:
+            await self._count_failure(code_id)
+            raise
+        assert telegram_id is not None
+        return await self._redeem(code_id, TELEGRAM, target_user_id=user_id, telegram_id=telegram_id, profile=None)
+
+    async def link_for_account(
+        self, *, code: str, user_id: int, telegram_id: int, profile: TelegramProfile | None
+    ) -> UserDTO:
+        """Signed /telegram/confirm: the code a bot got for chat `telegram_id`, confirmed by the account's owner."""
+        now = self._clock.now()
+        async with self._factory.unit_of_work(write=False) as uow:
+            repo = IdentityRepository(uow.session)
+            row = await repo.code_by_hash(hash_code(code))
+            live = await repo.live_codes_for_telegram(telegram_id, now)
+        if row is None or row.telegram_id != telegram_id:
+            # A wrong guess counts against every live code of that chat, so guessing voids them.
+            for candidate in live:
+                await self._count_failure(candidate.id)
+            raise invalid_code()
+        self._usable(row, TELEGRAM, now)
+        return await self._redeem(row.id, TELEGRAM, target_user_id=user_id, telegram_id=telegram_id, profile=profile)
+
+    async def link_from_start(self, *, code: str, profile: TelegramProfile) -> UserDTO:
+        """`/start link_<code>`: the Telegram account that opened the link joins the account that asked for it."""
+        now = self._clock.now()
+        async with self._factory.unit_of_work(write=False) as uow:
+            row = self._usable(await IdentityRepository(uow.session).code_by_hash(hash_code(code)), "account", now)
+            code_id, user_id = row.id, row.user_id
+        assert user_id is not None
+        return await self._redeem(
+            code_id, "account", target_user_id=user_id, telegram_id=profile.telegram_id, profile=profile
+        )
+
+    async def _redeem(
+        self, code_id: int, issued_to: str, *, target_user_id: int, telegram_id: int, profile: TelegramProfile | None
+    ) -> UserDTO:
+        now = self._clock.now()
+        async with self._factory.unit_of_work() as uow:
+            repo = IdentityRepository(uow.session)
+            if not await repo.claim_code(code_id, now):
+                raise invalid_code()
+            # Checked again under the write lock: the code may have expired or been voided meanwhile.
+            row = await uow.session.get(BindingCode, code_id)
+            if row is None or row.expires_at <= now or row.failed_attempts >= self.config.max_attempts:
+                raise invalid_code()
+            return await self._link(uow, target_user_id, telegram_id, profile)
+
+    async def _link(
+        self, uow: UnitOfWork, target_user_id: int, telegram_id: int, profile: TelegramProfile | None
+    ) -> UserDTO:
+        users = UserRepository(uow.session)
+        repo = IdentityRepository(uow.session)
+        target = await users.get(target_user_id)
+        if target is None or not target.is_active:
+            raise NotFound("user_not_found", "User not found")
+        if target.telegram_id is not None and target.telegram_id != telegram_id:
+            raise Conflict("already_linked", "This account is already linked to another Telegram account")
+        existing = await repo.find(TELEGRAM, str(telegram_id))
+        if existing is not None and existing.user_id != target.id:
+            other = await users.get(existing.user_id)
+            if other is None:
+                raise Conflict("telegram_taken", "This Telegram account already belongs to another account")
+            await self._retire_bare_user(uow, other, target)
+            existing = None
+        if existing is None:
+            await repo.add(
+                Identity(user_id=target.id, provider=TELEGRAM, subject=str(telegram_id), created_at=self._clock.now())
+            )
+            target.telegram_id = telegram_id
+        if profile is not None:
+            target.telegram_username = profile.username
+            target.first_name = target.first_name or profile.first_name
+            target.last_name = target.last_name or profile.last_name
+        await uow.users.touch(target)
+        return UserDTO.from_model(target)
+
+    async def _retire_bare_user(self, uow: UnitOfWork, other: User, target: User) -> None:
+        repo = IdentityRepository(uow.session)
+        identities = await repo.of_user(other.id)
+        if other.password_hash is not None or any(identity.provider != TELEGRAM for identity in identities):
+            raise Conflict("telegram_taken", "This Telegram account already belongs to another account")
+        target.language = target.language or other.language
+        if target.referred_by_id is None and other.referred_by_id not in (None, target.id):
+            target.referred_by_id = other.referred_by_id
+        await repo.move_referrals(other.id, target.id)
+        # Its tokens must die with it: publish an inactive state before the row goes.
+        other.is_active = False
+        other.token_version += 1
+        other.telegram_id = None
+        await uow.users.touch(other)
+        for identity in identities:
+            await repo.remove(identity)
+        await uow.session.delete(other)
+        await uow.session.flush()
+        log.info("bare telegram user retired into linked account", extra={"retired": other.id, "into": target.id})
+
+    async def unlink_telegram(self, user_id: int) -> UserDTO:
+        async with self._factory.unit_of_work() as uow:
+            repo = IdentityRepository(uow.session)
+            user = await UserRepository(uow.session).get(user_id)
+            if user is None:
+                raise NotFound("user_not_found", "User not found")
+            identities = await repo.of_user(user_id)
+            telegram = next((identity for identity in identities if identity.provider == TELEGRAM), None)
+            if telegram is None:
+                raise NotFound("not_linked", "No Telegram account is linked")
+            others = [identity for identity in identities if identity.provider != TELEGRAM]
+            if not others or user.password_hash is None:
+                raise Conflict("last_sign_in_method", "Telegram is the only way to sign in to this account")
+            await repo.remove(telegram)
+            user.telegram_id = None
+            user.telegram_username = None
+            await uow.users.touch(user)
+            return UserDTO.from_model(user)
+
+    async def methods(self, user_id: int) -> SignInMethods:
+        async with self._factory.unit_of_work(write=False) as uow:
+            user = await UserRepository(uow.session).get(user_id)
+            if user is None:
+                raise NotFound("user_not_found", "User not found")
+            return SignInMethods(
+                telegram_id=user.telegram_id,
+                telegram_username=user.telegram_username,
+                email=user.email,
+                has_password=user.password_hash is not None,
+            )
+
+    async def purge_expired_codes(self) -> int:
+        removed = 0
+        while True:
+            async with self._factory.unit_of_work() as uow:
+                batch = await IdentityRepository(uow.session).purge_codes(self._clock.now(), 500)
+            removed += batch
+            if batch < 500:
+                return removed
+
+
+@dataclass(frozen=True, slots=True)
+class WebAppUserProof:
+    user: TelegramUser
+    start_param: str | None
+    fingerprint: str
+
+
+def _telegram_error(exc: TelegramAuthError) -> ValidationFailed | Unauthorized:
+    log.info("telegram sign-in data refused", extra={"reason": exc.reason})
+    if exc.status == 422:
+        return ValidationFailed("invalid_telegram_data", "The Telegram sign-in data is malformed")
+    return Unauthorized("invalid_telegram_data", "The Telegram sign-in data is not valid")
