@@ -117,6 +117,7 @@ class Runtime:
             processing_ttl=settings.bot.handle_timeout * 2,
         )
         dispatcher = self.bot_runtime.dispatcher
+        dispatcher["mini_app_url"] = settings.bot.menu_button_url or None
         if self._extra_routers:
             dispatcher.include_routers(*self._extra_routers)
 

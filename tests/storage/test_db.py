@@ -120,3 +120,43 @@ async def test_ping_detects_missing_or_corrupt_file(tmp_path: Path, db: Database
     path.rename(tmp_path / "moved.db")
     with pytest.raises(FileNotFoundError):
         await db.ping()
+
+
+async def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    """Every migration can be undone and redone, with data kept where the schema allows."""
+    from storage.migrate import alembic_config
+
+    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"))
+    try:
+        await upgrade(database.write_engine, "0001")
+        async with database.write_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (telegram_id, username, created_at, updated_at) "
+                    "VALUES (77, 'tg_name', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+        await upgrade(database.write_engine)
+        async with database.read_engine.connect() as conn:
+            row = (await conn.execute(text("SELECT telegram_username, referral_code FROM users"))).one()
+            identities = (await conn.execute(text("SELECT provider, subject FROM identities"))).all()
+        assert row[0] == "tg_name"
+        assert row[1]
+        assert [tuple(identity) for identity in identities] == [("telegram", "77")]
+
+        from alembic import command
+        from sqlalchemy.engine import Connection
+
+        def downgrade(connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+
+        async with database.write_engine.begin() as conn:
+            await conn.run_sync(downgrade)
+        async with database.read_engine.connect() as conn:
+            assert (await conn.execute(text("SELECT username FROM users"))).scalar_one() == "tg_name"
+        await upgrade(database.write_engine)
+        assert await current_revision(database.read_engine) == head_revision()
+    finally:
+        await database.dispose()
