@@ -1,0 +1,52 @@
+"""The sub-commands of run.py as a person runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if not key.startswith("UNIBOT_")}
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_config_masks_secrets(tmp_path: Path) -> None:
+    token = "123456:Secret-Token-Value-xyz"
+    result = run(
+        "check-config",
+        "--env-file",
+        str(tmp_path / "none"),
+        env={"UNIBOT_BOT__TOKEN": token, "UNIBOT_AUTH__JWT_SECRET": "j" * 40, "UNIBOT_APP__DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["mode (resolved)"] == "polling"
+    assert data["bot"]["token"] == "**********"
+    assert token not in result.stdout
+    assert "j" * 40 not in result.stdout
+
+
+def test_invalid_setting_stops_with_the_key_named(tmp_path: Path) -> None:
+    result = run("check-config", env={"UNIBOT_WEB__PORT": "not-a-port", "UNIBOT_APP__DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "web.port" in result.stderr
+
+
+def test_migrate_creates_the_database(tmp_path: Path) -> None:
+    result = run("migrate", env={"UNIBOT_APP__DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "unibot.sqlite3").exists()
