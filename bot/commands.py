@@ -17,6 +17,9 @@ def command_list() -> list[tuple[str, str]]:
     return [
         ("start", _("Start or restart the bot")),
         ("help", _("What this bot can do")),
+        ("register", _("Create your account or check that you have one")),
+        ("link", _("Link an email account")),
+        ("profile", _("Your account, sign-in methods and invitations")),
         ("language", _("Change the language")),
     ]
 

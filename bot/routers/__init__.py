@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, language
+from bot.routers import account, common, language
 
 
 def feature_routers() -> list[Router]:
-    return [common.create_router(), language.create_router()]
+    return [common.create_router(), language.create_router(), account.create_router()]
