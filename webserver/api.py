@@ -48,6 +48,9 @@ class Operation:
     description: str = ""
     tags: tuple[str, ...] = ()
     body: type[BaseModel] | None = None
+    # A body the handler validates itself, with this model, after a check that must see the raw bytes first
+    # (request signatures); described like `body` but not parsed by the wrapper.
+    documented_body: type[BaseModel] | None = None
     form: bool = False
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
@@ -75,6 +78,7 @@ class Api:
         description: str = "",
         tags: Sequence[str] = (),
         body: type[BaseModel] | None = None,
+        documented_body: type[BaseModel] | None = None,
         form: bool = False,
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
@@ -95,6 +99,7 @@ class Api:
                     description=description or (handler.__doc__ or "").strip(),
                     tags=tuple(tags),
                     body=body,
+                    documented_body=documented_body,
                     form=form,
                     query=query,
                     response=response,
@@ -266,8 +271,9 @@ def build_openapi(api: Api) -> dict[str, Any]:
                 parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
         if parameters:
             op["parameters"] = parameters
-        if operation.body is not None:
-            ref = _schema_ref(operation.body, components)
+        body_model = operation.body or operation.documented_body
+        if body_model is not None:
+            ref = _schema_ref(body_model, components)
             content: dict[str, Any] = {"application/json": {"schema": ref}}
             if operation.form:
                 content["application/x-www-form-urlencoded"] = {"schema": ref}
@@ -280,8 +286,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
             success["headers"] = {name: {"schema": {"type": "string"}} for name in operation.response_headers}
         responses[str(operation.status)] = success
         statuses = set(operation.errors)
-        if operation.body is not None or operation.query is not None:
-            statuses |= {413, 415, 422} if operation.body is not None else {422}
+        if body_model is not None or operation.query is not None:
+            statuses |= {413, 415, 422} if body_model is not None else {422}
         if operation.rate is not None:
             statuses.add(429)
             success.setdefault("headers", {}).update(

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from core.auth.service import ClientInfo, TokenPair
 from core.users.dto import UserDTO
-from webserver.api import Api, model_response
+from webserver.api import Api, model_response, validate
 from webserver.keys import SERVICES
 from webserver.routes.schemas import (
     CheckOut,
@@ -28,7 +28,10 @@ from webserver.routes.schemas import (
     TokenOut,
     UserMeOut,
 )
+from webserver.routes.service import telegram_signup
+from webserver.routes.service_schemas import RegisterAnyIn, RegisterAnyOut
 from webserver.security import AUTH, request_ip
+from webserver.signed import SIGNING_HEADERS_DOC
 
 PREFIX = "/api/v1"
 TAGS = ["auth"]
@@ -86,15 +89,23 @@ def create_api() -> Api:
     @api.route(
         "POST",
         f"{PREFIX}/auth/register",
-        summary="Register with email and password",
+        summary="Register with email and password, or register a Telegram user (signed)",
         tags=TAGS,
-        body=RegisterIn,
-        response=RegisterOut,
+        body=RegisterAnyIn,
+        response=RegisterAnyOut,
         rate="auth",
-        errors=[409],
-        description="Creates an email account and signs it in. 409 when the email is taken.",
+        errors=[401, 409],
+        description="Two bodies share this route. Without `telegram_id` (RegisterIn): creates an email account and "
+        "signs it in (RegisterOut); 409 when the email is taken. With `telegram_id` (TelegramSignupIn, seed 003): "
+        "only for registered outside bots, creates or finds that Telegram user and returns tokens of a new session "
+        "(TelegramSignupOut); `referred_by_id` is the referrer's Telegram id, applied only when the user is created."
+        f"\n\nThe Telegram body only: {SIGNING_HEADERS_DOC}",
     )
-    async def register(request: web.Request, body: RegisterIn) -> web.StreamResponse:
+    async def register(request: web.Request, shape: RegisterAnyIn) -> web.StreamResponse:
+        # Only a JSON object so far: the Telegram shape is validated after its signature matched.
+        if "telegram_id" in shape.root:
+            return await telegram_signup(request, shape.root)
+        body = validate(RegisterIn, shape.root)
         _, pair = await request.app[SERVICES].auth.register_email(
             email=body.email,
             password=body.password,
