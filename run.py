@@ -40,7 +40,9 @@ from storage.migrate import current_revision, head_revision, upgrade
 from storage.ratelimit import close_limits_storage, create_limits_storage
 from webserver.app import create_app
 from webserver.keys import WebConfig
+from webserver.routes.telegram import configure_telegram_routes
 from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook
+from webserver.signed import configure_signing
 
 log = logging.getLogger("unibot")
 
@@ -133,7 +135,7 @@ class Runtime:
                 max_body_bytes=settings.web.max_body_bytes,
                 trusted_proxies=settings.web.trusted_proxies,
             ),
-            extra_setup=(lambda app: register_webhook(app, settings.webhook.path, hook)) if hook else None,
+            extra_setup=lambda app: self._configure_app(app, hook),
         )
         self.runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=settings.app.shutdown_timeout
@@ -176,6 +178,19 @@ class Runtime:
                 name="polling",
             )
         log.info("started", extra={"mode": self.mode.value, "web": self.web_url})
+
+    def _configure_app(self, app: web.Application, hook: SecretWebhookHandler | None) -> None:
+        """Settings-dependent parts of the web app, set before it starts (aiohttp freezes it then)."""
+        settings = self.settings
+        configure_telegram_routes(
+            app,
+            cookie_name=settings.telegram_auth.cookie_name,
+            redirect_url=settings.telegram_auth.login_redirect_url,
+            secure_cookies=self.mode is not Mode.LOCAL,
+        )
+        configure_signing(app, settings.signing)
+        if hook is not None:
+            register_webhook(app, settings.webhook.path, hook)
 
     async def _prepare_schema(self, db: Database) -> None:
         if self.mode is Mode.LOCAL:
