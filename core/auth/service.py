@@ -90,6 +90,13 @@ class Throttle(Protocol):
     async def record_success(self, account: str, ip: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _PasswordMatch:
+    user_id: int
+    stored_hash: str
+    needs_rehash: bool
+
+
 def user_state(user: User) -> UserState:
     return UserState(token_version=user.token_version, is_active=user.is_active, revision=user.revision)
 
@@ -173,43 +180,8 @@ class AuthService:
             dto = UserDTO.from_model(user)
         return dto, pair
 
-    async def login(self, *, login: str, password: str, client: ClientInfo) -> tuple[UserDTO, TokenPair]:
-        account = login_key(login)
-        ip = client.ip or "unknown"
-        wait = await self._throttle.retry_after(account, ip)
-        if wait is not None:
-            raise TooManyRequests("login_throttled", "Too many failed sign-ins; try again later", retry_after=wait)
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).by_login_key(account)
-            stored_hash = user.password_hash if user is not None else None
-            user_id = user.id if user is not None else None
-        if stored_hash is None or user_id is None:
-            # Same work as a wrong password, so the answer's timing does not tell which accounts exist.
-            await self._passwords.verify_dummy(password)
-            await self._throttle.record_failure(account, ip)
-            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-        result = await self._passwords.verify(stored_hash, password)
-        if not result.ok:
-            await self._throttle.record_failure(account, ip)
-            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-        await self._throttle.record_success(account, ip)
-        new_hash = await self._passwords.hash(password) if result.needs_rehash else None
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-            if not user.is_active:
-                raise Forbidden("account_disabled", "This account is disabled")
-            if new_hash is not None and user.password_hash == stored_hash:
-                user.password_hash = new_hash
-            user.last_login = self._clock.now()
-            await uow.users.touch(user)
-            pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
-            dto = UserDTO.from_model(user)
-        return dto, pair
-
-    async def verify_credentials(self, *, login: str, password: str, client: ClientInfo) -> int:
-        """The user id behind a login and password, with the same throttling and timing as a sign-in."""
+    async def _check_password(self, login: str, password: str, client: ClientInfo) -> _PasswordMatch:
+        """Throttling, constant-looking timing and failure counting shared by every password check."""
         account = login_key(login)
         ip = client.ip or "unknown"
         wait = await self._throttle.retry_after(account, ip)
@@ -221,16 +193,39 @@ class AuthService:
             user_id = user.id if user is not None else None
             active = user.is_active if user is not None else False
         if stored_hash is None or user_id is None:
+            # Same work as a wrong password, so the answer's timing does not tell which accounts exist.
             await self._passwords.verify_dummy(password)
             await self._throttle.record_failure(account, ip)
             raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-        if not (await self._passwords.verify(stored_hash, password)).ok:
+        result = await self._passwords.verify(stored_hash, password)
+        if not result.ok:
             await self._throttle.record_failure(account, ip)
             raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
         await self._throttle.record_success(account, ip)
         if not active:
             raise Forbidden("account_disabled", "This account is disabled")
-        return user_id
+        return _PasswordMatch(user_id=user_id, stored_hash=stored_hash, needs_rehash=result.needs_rehash)
+
+    async def login(self, *, login: str, password: str, client: ClientInfo) -> tuple[UserDTO, TokenPair]:
+        match = await self._check_password(login, password, client)
+        new_hash = await self._passwords.hash(password) if match.needs_rehash else None
+        async with self._factory.unit_of_work() as uow:
+            user = await UserRepository(uow.session).get(match.user_id)
+            if user is None:
+                raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
+            if not user.is_active:
+                raise Forbidden("account_disabled", "This account is disabled")
+            if new_hash is not None and user.password_hash == match.stored_hash:
+                user.password_hash = new_hash
+            user.last_login = self._clock.now()
+            await uow.users.touch(user)
+            pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
+            dto = UserDTO.from_model(user)
+        return dto, pair
+
+    async def verify_credentials(self, *, login: str, password: str, client: ClientInfo) -> int:
+        """The user id behind a login and password, with the same throttling and timing as a sign-in."""
+        return (await self._check_password(login, password, client)).user_id
 
     async def open_session(self, user_id: int, *, method: str, client: ClientInfo) -> TokenPair:
         """A new session for a user who proved who they are some other way (Telegram sign-in, linking)."""
