@@ -11,12 +11,7 @@ from core.services import ServiceFactory
 from webserver.api import Api
 from webserver.client_ip import parse_trusted
 from webserver.keys import CLOCK, CONFIG, SERVICES, TRUSTED_PROXIES, WebConfig
-from webserver.middlewares import (
-    access_log_middleware,
-    add_response_headers,
-    body_limit_middleware,
-    error_middleware,
-)
+from webserver.middlewares import request_middleware
 from webserver.routes import auth, health, service, telegram
 from webserver.routes.docs import register_docs
 
@@ -46,13 +41,12 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[access_log_middleware, error_middleware, body_limit_middleware(config.max_body_bytes)],
+        middlewares=[request_middleware(config.max_body_bytes)],
     )
     app[SERVICES] = services
     app[CLOCK] = clock
     app[CONFIG] = config
     app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
-    app.on_response_prepare.append(add_response_headers)
 
     api = create_api(config.version)
     api.register(app)

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import MutableMapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -36,64 +37,76 @@ def request_id_of(request: web.BaseRequest) -> str:
     return value
 
 
-@web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    request_id = request_id_of(request)
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        # The path only: query strings can carry tokens (initData, codes) and must not reach logs.
-        log.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "request_id": request_id,
-            },
-        )
+def request_middleware(max_body_bytes: int) -> Middleware:
+    """Everything every request gets, in one layer (each aiohttp middleware layer has a per-request cost, and
+    this one sits on the hot path): request id, body limit, the single error shape, security headers and one
+    access-log line."""
 
-
-def body_limit_middleware(max_bytes: int) -> Middleware:
     @web.middleware
-    async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # Refuse a declared oversized body before reading any of it; aiohttp still caps undeclared ones.
-        if request.content_length is not None and request.content_length > max_bytes:
-            raise ApiError(413, f"Request body is larger than {max_bytes} bytes")
-        return await handler(request)
-
-    return body_limit
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return error_response(exc)
-    except DomainError as exc:
-        return error_response(ApiError.from_domain(exc))
-    except web.HTTPException as exc:
-        if exc.status < 400:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        request_id = request_id_of(request)
+        try:
+            # Refuse a declared oversized body before reading any of it; aiohttp still caps undeclared ones.
+            if request.content_length is not None and request.content_length > max_body_bytes:
+                raise ApiError(413, f"Request body is larger than {max_body_bytes} bytes")
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                _decorate(exc.headers, request_id)
+                _log(request, exc.status, started, request_id)
+                raise
+            response = error_response(_from_http(exc))
+        except Exception as exc:
+            response = _error_for(exc, request, request_id)
+        except asyncio.CancelledError:
+            _log(request, 499, started, request_id)
             raise
-        headers = {key: value for key, value in exc.headers.items() if key.lower() in {"allow", "retry-after"}}
-        return error_response(ApiError(exc.status, _reason(exc), headers=headers))
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unhandled error", extra={"request_id": request_id_of(request), "path": request.path})
-        return error_response(ApiError(500, "Internal server error"))
+        if not response.prepared:
+            _decorate(response.headers, request_id)
+        _log(request, response.status, started, request_id)
+        return response
+
+    return middleware
+
+
+def _decorate(headers: MutableMapping[str, str], request_id: str) -> None:
+    headers["X-Request-ID"] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
+def _log(request: web.Request, status: int, started: float, request_id: str) -> None:
+    # The path only: query strings can carry tokens (initData, codes) and must not reach logs.
+    log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        status,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "request_id": request_id,
+        },
+    )
+
+
+def _from_http(exc: web.HTTPException) -> ApiError:
+    headers = {key: value for key, value in exc.headers.items() if key.lower() in {"allow", "retry-after"}}
+    return ApiError(exc.status, _reason(exc), headers=headers)
+
+
+def _error_for(exc: Exception, request: web.Request, request_id: str) -> web.Response:
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, DomainError):
+        return error_response(ApiError.from_domain(exc))
+    log.error(
+        "unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.path}
+    )
+    return error_response(ApiError(500, "Internal server error"))
 
 
 def _reason(exc: web.HTTPException) -> str:
@@ -104,9 +117,3 @@ def _reason(exc: web.HTTPException) -> str:
     if exc.status == 413:
         return "Request body is too large"
     return exc.reason
-
-
-async def add_response_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    response.headers["X-Request-ID"] = request_id_of(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)

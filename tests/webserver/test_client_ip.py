@@ -19,7 +19,7 @@ from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier
 from storage.ratelimit import create_limits_storage
 from webserver.client_ip import IPNetwork, client_ip, parse_trusted
 from webserver.errors import ApiError
-from webserver.middlewares import error_middleware
+from webserver.middlewares import request_middleware
 from webserver.ratelimit import enforce, rate_limit_headers
 
 PROXIES = parse_trusted(["10.0.0.0/8", "192.0.2.10", "2001:db8:ffff::/48"])
@@ -199,7 +199,7 @@ async def test_429_reaches_the_client_with_its_headers(aiohttp_client: AiohttpCl
         headers = await enforce(limits, "auth", client_ip(request, ()))
         return web.json_response({"ok": True}, headers=headers)
 
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[request_middleware(1024 * 1024)])
     app.router.add_get("/", limited)
     client = await aiohttp_client(app)
     ok = await client.get("/")

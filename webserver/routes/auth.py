@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from core.auth.service import ClientInfo, TokenPair
@@ -64,6 +66,13 @@ def me_out(user: UserDTO) -> UserMeOut:
         email_verified=user.email_verified,
         is_active=user.is_active,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def me_body(user: UserDTO) -> bytes:
+    """The most frequent answer, serialized once per user revision: the DTO is frozen, so a changed user is a
+    different cache key and a stale body cannot be served."""
+    return me_out(user).model_dump_json().encode()
 
 
 def profile_out(user: UserDTO) -> ProfileOut:
@@ -257,7 +266,7 @@ def create_api() -> Api:
 
     @api.route("GET", f"{PREFIX}/users/me", summary="The signed-in user", tags=["users"], auth=True, response=UserMeOut)
     async def users_me(request: web.Request) -> web.StreamResponse:
-        return model_response(me_out(request[AUTH].user))
+        return web.Response(body=me_body(request[AUTH].user), content_type="application/json")
 
     @api.route("GET", f"{PREFIX}/auth/check", summary="Is this token valid?", tags=TAGS, auth=True, response=CheckOut)
     async def check(request: web.Request) -> web.StreamResponse:
