@@ -298,6 +298,9 @@ class AuthService:
                 # Written before the commit: a concurrent refresh waits for our lock and then needs it.
                 await self._remember_successor(refresh_token, token_hash, pair)
                 return pair
+            # Lost the race (or the token was rotated earlier): read the row again, because the copy loaded above
+            # predates the winner's commit on databases that do not serialize writers (PostgreSQL).
+            await uow.session.refresh(stored)
             replaced_at = stored.replaced_at
             if replaced_at is not None and now - replaced_at <= self.config.refresh_grace:
                 successor = await self._recall_successor(refresh_token, token_hash)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.bootstrap import create_services
 from core.clock import Clock
@@ -37,11 +41,29 @@ def test_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
     return load_settings(None, env_file=None, overrides=merge(base, sections))
 
 
+async def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder; or, when UNIBOT_TEST_POSTGRES names a server (postgresql+asyncpg://user@host:port),
+    a database of the test's own on it, so the same tests prove the PostgreSQL path."""
+    server = os.environ.get("UNIBOT_TEST_POSTGRES")
+    if not server:
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    name = "t_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
+    admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})).first()
+            if exists is None:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return f"{server}/{name}"
+
+
 async def make_services(
     tmp_path: Path, kv: KeyValueStore, clock: Clock, settings: Settings | None = None
 ) -> ServiceFactory:
     settings = settings or test_settings(tmp_path)
-    db = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"))
+    db = Database(DatabaseConfig(url=await database_url(tmp_path)))
     await upgrade(db.write_engine)
     redis_url = None
     if isinstance(kv, RedisStore):

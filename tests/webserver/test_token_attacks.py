@@ -36,13 +36,13 @@ def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload)))
 
 
-async def test_alg_none_and_other_algorithms(client: Client) -> None:
+async def test_alg_none_and_other_algorithms(tmp_path: Path, client: Client) -> None:
     body = await register(client)
     header, payload = parts(body["access_token"])
     none_token = f"{b64({**header, 'alg': 'none'})}.{b64(payload)}."
     assert await me_status(client, none_token) == 401
     # The right secret with an algorithm that is not the pinned one.
-    secret = (Path(client.app[SERVICES].db.url.database or "").parent / "jwt-secret.local").read_bytes().strip()
+    secret = (tmp_path / "jwt-secret.local").read_bytes().strip()
     for alg in ("HS384", "HS512"):
         forged = jwt.encode(payload, secret, algorithm=alg, headers={"kid": header.get("kid", "hs1")})
         assert await me_status(client, forged) == 401, alg
@@ -61,10 +61,10 @@ async def test_alg_none_and_other_algorithms(client: Client) -> None:
         {"x5u": "https://evil.example/cert"},
     ],
 )
-async def test_header_tricks(client: Client, extra_header: dict[str, Any]) -> None:
+async def test_header_tricks(tmp_path: Path, client: Client, extra_header: dict[str, Any]) -> None:
     body = await register(client)
     header, payload = parts(body["access_token"])
-    secret = (Path(client.app[SERVICES].db.url.database or "").parent / "jwt-secret.local").read_bytes().strip()
+    secret = (tmp_path / "jwt-secret.local").read_bytes().strip()
     forged = jwt.encode(payload, secret, algorithm="HS256", headers={**header, **extra_header})
     assert await me_status(client, forged) == 401
 
@@ -80,10 +80,10 @@ async def test_header_tricks(client: Client, extra_header: dict[str, Any]) -> No
         ("sid", "unknown"),
     ],
 )
-async def test_wrong_claims(client: Client, claim: str, value: Any) -> None:
+async def test_wrong_claims(tmp_path: Path, client: Client, claim: str, value: Any) -> None:
     body = await register(client)
     header, payload = parts(body["access_token"])
-    secret = (Path(client.app[SERVICES].db.url.database or "").parent / "jwt-secret.local").read_bytes().strip()
+    secret = (tmp_path / "jwt-secret.local").read_bytes().strip()
     forged = jwt.encode({**payload, claim: value}, secret, algorithm="HS256", headers=header)
     status = await me_status(client, forged)
     # An unknown session id alone is harmless (the session is not revoked), everything else is refused.

@@ -9,12 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.users.normalize import USERNAME_PATTERN
+from webserver.routes.inputs import InputModel
 
 Password = Field(min_length=8, max_length=128, description="8 to 128 characters, never truncated")
 Name = Field(default=None, max_length=255)
 
 
-class _In(BaseModel):
+class _In(InputModel):
     # Unknown fields, privileged ones included (id, is_active, levels, verification flags), are ignored.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 

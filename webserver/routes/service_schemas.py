@@ -20,6 +20,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from core.telegram.user_data import MAX_USER_ID
+from webserver.routes.inputs import InputModel
 from webserver.routes.schemas import RegisterIn, RegisterOut, TokenOut
 
 
@@ -45,7 +46,7 @@ TelegramId = Annotated[
 Text = Annotated[Annotated[str, StringConstraints(max_length=255)] | None, BeforeValidator(_blank_is_none)]
 
 
-class _In(BaseModel):
+class _In(InputModel):
     model_config = ConfigDict(extra="ignore")
 
 

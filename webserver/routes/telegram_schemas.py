@@ -7,11 +7,12 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from core.telegram.initdata import MAX_INIT_DATA_LENGTH
+from webserver.routes.inputs import InputModel
 
 _Query = Field(default=None, max_length=MAX_INIT_DATA_LENGTH)
 
 
-class _In(BaseModel):
+class _In(InputModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
