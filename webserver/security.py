@@ -14,27 +14,15 @@ Three credentials reach a route that needs a signed-in user:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import weakref
-from collections import OrderedDict
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from core.auth.guard import Authenticated, Principal
-from core.auth.state import UserState
-from core.errors import DomainError, Unauthorized
-from core.services import ServiceFactory
-from core.users.dto import UserDTO
-from storage.kv import KeyValueUnavailable
-from storage.repositories.auth import AuthRepository
-from storage.repositories.users import UserRepository
+from core.auth.guard import Authenticated
+from core.errors import Unauthorized
 from webserver.client_ip import client_ip
 from webserver.errors import ApiError
 from webserver.keys import CONFIG, SERVICES, TRUSTED_PROXIES
@@ -122,7 +110,7 @@ async def authenticate(request: web.Request) -> Authenticated:
     scheme, value = credentials
     try:
         if scheme == "tma":
-            result = await _tma_cache(request.app).authenticate(value, services)
+            result = await services.guard.authenticate_init_data(value)
         else:
             result = await services.guard.authenticate(value)
     except Unauthorized as exc:
@@ -153,149 +141,3 @@ async def guard(request: web.Request, *, rate: RateTier | None, auth: bool) -> d
         if rate == "user":
             headers = await enforce(limiter, "user", f"user:{authenticated.user.id}")
     return headers
-
-
-# --- Authorization: tma <initData> ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _TmaEntry:
-    telegram_id: int
-    jti: str
-    expires: float
-    user: UserDTO
-
-
-class TmaCache:
-    """initData strings this process verified, by digest, each kept until its max-age runs out.
-
-    Only verified strings enter, so an anonymous caller cannot fill it; the bound keeps memory flat anyway.
-    Each hit still reads the published user state (one key-value round trip, as for a bearer token), so a
-    disabled, unlinked or retired user stops being accepted at once.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[bytes, _TmaEntry] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    async def authenticate(self, raw: str, services: ServiceFactory) -> Authenticated:
-        key = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()
-        now = services.clock.time()
-        entry = self._entries.get(key)
-        if entry is not None and entry.expires <= now:
-            del self._entries[key]
-            entry = None
-        if entry is not None:
-            user = await self._current_user(entry, services)
-            if user is not None:
-                self._remember(key, _TmaEntry(entry.telegram_id, entry.jti, entry.expires, user))
-                return self._authenticated(entry, user)
-            # The user behind this Telegram account changed (linked, unlinked): resolve it again.
-            self._entries.pop(key, None)
-        entry = await self._verify(raw, services)
-        if await self._denied(entry, services):
-            raise Unauthorized("invalid_token", "Invalid or expired token")
-        if not entry.user.is_active:
-            raise Unauthorized("invalid_token", "Invalid or expired token")
-        self._remember(key, entry)
-        return self._authenticated(entry, entry.user)
-
-    def _remember(self, key: bytes, entry: _TmaEntry) -> None:
-        if not self._size:
-            return
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-    @staticmethod
-    def _authenticated(entry: _TmaEntry, user: UserDTO) -> Authenticated:
-        principal = Principal(
-            user_id=user.id,
-            session_id=None,
-            jti=entry.jti,
-            expires_at=datetime.fromtimestamp(entry.expires, UTC),
-            token_version=user.token_version,
-        )
-        return Authenticated(principal=principal, user=user)
-
-    @staticmethod
-    async def _verify(raw: str, services: ServiceFactory) -> _TmaEntry:
-        identity = services.identity
-        try:
-            proof = identity.verify_init_data(raw)
-            user = await identity.user_for_init_data(raw)
-        except DomainError as exc:
-            # Malformed and forged alike: for a credential header the client's only move is to sign in again.
-            raise Unauthorized("invalid_token", "Invalid or expired token") from exc
-        # The string verified, so it is strictly `key=value&...` with one numeric auth_date.
-        auth_date = int(dict(parse_qsl(raw, keep_blank_values=True))["auth_date"])
-        return _TmaEntry(
-            telegram_id=proof.user.id,
-            jti=f"tma:{proof.fingerprint[:_TMA_JTI_DIGITS]}",
-            expires=auth_date + identity.config.max_age,
-            user=user,
-        )
-
-    @staticmethod
-    async def _denied(entry: _TmaEntry, services: ServiceFactory) -> bool:
-        try:
-            status = await services.auth_state.status(entry.jti, None, entry.user.id)
-        except KeyValueUnavailable:
-            async with services.unit_of_work(write=False) as uow:
-                return await AuthRepository(uow.session).is_denied(entry.jti)
-        return status.denied
-
-    @staticmethod
-    async def _current_user(entry: _TmaEntry, services: ServiceFactory) -> UserDTO | None:
-        """The cached user while still valid for this entry; None when it must be resolved again.
-
-        Raises Unauthorized when the initData was signed out (`POST /auth/logout` with this header).
-        """
-        cached = entry.user
-        published: UserState | None = None
-        try:
-            status = await services.auth_state.status(entry.jti, None, cached.id)
-            denied, published = status.denied, status.user
-        except KeyValueUnavailable:
-            log.warning("auth state store unavailable; checking the database")
-            async with services.unit_of_work(write=False) as uow:
-                denied = await AuthRepository(uow.session).is_denied(entry.jti)
-        if denied:
-            raise Unauthorized("invalid_token", "Invalid or expired token")
-        if published is not None and published.revision == cached.revision:
-            user: UserDTO | None = cached
-        else:
-            async with services.unit_of_work(write=False) as uow:
-                row = await UserRepository(uow.session).get(cached.id)
-                user = UserDTO.from_model(row) if row is not None else None
-            if user is not None and published is None:
-                with suppress(KeyValueUnavailable):
-                    await services.auth_state.offer_user(
-                        user.id, UserState(user.token_version, user.is_active, user.revision)
-                    )
-        if user is None or user.telegram_id != entry.telegram_id:
-            return None
-        if not user.is_active:
-            raise Unauthorized("invalid_token", "Invalid or expired token")
-        return user
-
-
-_TMA_CACHES: weakref.WeakKeyDictionary[web.Application, TmaCache] = weakref.WeakKeyDictionary()
-
-
-def _tma_cache(app: web.Application) -> TmaCache:
-    # Per application, not per module: two apps in one process (tests) may trust different bot tokens.
-    cache = _TMA_CACHES.get(app)
-    if cache is None:
-        cache = TmaCache(app[SERVICES].config.token_cache_size)
-        _TMA_CACHES[app] = cache
-    return cache
-
-
-def tma_cache(app: web.Application) -> TmaCache:
-    """The app's verified-initData cache; exposed for tests and diagnostics."""
-    return _tma_cache(app)

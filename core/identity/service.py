@@ -154,7 +154,9 @@ class IdentityService:
             )
         except TelegramAuthError as exc:
             raise _telegram_error(exc) from None
-        return WebAppUserProof(user=auth.user, start_param=auth.start_param, fingerprint=auth.fingerprint)
+        return WebAppUserProof(
+            user=auth.user, start_param=auth.start_param, fingerprint=auth.fingerprint, auth_date=auth.auth_date
+        )
 
     async def sign_in_with_widget(self, fields: dict[str, str], client: ClientInfo) -> TelegramSignIn:
         try:
@@ -187,6 +189,33 @@ class IdentityService:
         async with self._factory.unit_of_work(write=False) as uow:
             fresh = await uow.users.get(user.id)
         return TelegramSignIn(user=fresh, created=created, tokens=tokens, referred_by_id=referred_by)
+
+    async def session_for_telegram(self, telegram_id: int, *, method: str, client: ClientInfo) -> TokenPair:
+        """A new session for the user of this Telegram account (signed service calls); never creates one."""
+        async with self._factory.unit_of_work(write=False) as uow:
+            user = await UserRepository(uow.session).by_telegram_id(telegram_id)
+            user_id = user.id if user is not None else None
+        if user_id is None:
+            raise NotFound("user_not_found", "User not found for this Telegram ID")
+        return await self._auth.open_session(user_id, method=method, client=client)
+
+    async def referral_payload_of(self, referrer_telegram_id: int | None, *, own_telegram_id: int) -> str | None:
+        """The start payload of a referrer named by Telegram id (seed 003's `referred_by_id`)."""
+        if referrer_telegram_id is None or referrer_telegram_id == own_telegram_id:
+            return None
+        async with self._factory.unit_of_work(write=False) as uow:
+            referrer = await UserRepository(uow.session).by_telegram_id(referrer_telegram_id)
+            code = referrer.referral_code if referrer is not None else None
+        return f"ref_{code}" if code else None
+
+    async def referrer_telegram_id(self, user_id: int) -> int | None:
+        async with self._factory.unit_of_work(write=False) as uow:
+            users = UserRepository(uow.session)
+            user = await users.get(user_id)
+            if user is None or user.referred_by_id is None:
+                return None
+            referrer = await users.get(user.referred_by_id)
+            return referrer.telegram_id if referrer is not None else None
 
     async def user_for_init_data(self, raw: str) -> UserDTO:
         """The `Authorization: tma <initData>` scheme: the user behind valid initData, created when new."""
@@ -424,6 +453,7 @@ class WebAppUserProof:
     user: TelegramUser
     start_param: str | None
     fingerprint: str
+    auth_date: datetime
 
 
 def _telegram_error(exc: TelegramAuthError) -> ValidationFailed | Unauthorized:

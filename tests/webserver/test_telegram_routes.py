@@ -38,7 +38,6 @@ from tests.webserver.test_auth_routes import API, PASSWORD, bearer, register
 from webserver.app import create_app
 from webserver.keys import SERVICES, WebConfig
 from webserver.routes.telegram import configure_telegram_routes
-from webserver.security import tma_cache
 
 BOT_ID = int(LOCAL_BOT_TOKEN.split(":", 1)[0])
 OTHER_BOT_TOKEN = "1000000002:another-bot-token-for-tests"
@@ -342,7 +341,7 @@ async def test_tma_header_authenticates_and_is_cached(
     for _ in range(5):
         assert (await me(client, tma(raw)))["id"] == first["id"]
     assert calls == 1
-    assert len(tma_cache(client.app)) == 1
+    assert client.app[SERVICES].guard.cached_init_data == 1
     # Any route that needs a user takes it.
     sessions = await get_json(client, f"{API}/auth/sessions", tma(raw))
     assert sessions == {"sessions": []}
@@ -361,7 +360,7 @@ async def test_tma_header_authenticates_and_is_cached(
     # initData stops working once it is older than the max age, cached or not.
     clock.advance(86400 + 1)
     await me(client, tma(raw), status=401)
-    assert len(tma_cache(client.app)) == 0
+    assert client.app[SERVICES].guard.cached_init_data == 0
 
 
 async def test_tma_logout_and_disabled_user(client: Client, clock: ManualClock) -> None:

@@ -16,11 +16,8 @@ from multidict import MultiMapping
 from pydantic import BaseModel
 
 from core.auth.service import ClientInfo, TokenPair
-from core.services import ServiceFactory
 from core.users.dto import TelegramProfile
-from storage.repositories.users import UserRepository
 from webserver.api import Api, invalid, model_response, parse_body, validate
-from webserver.errors import ApiError
 from webserver.keys import CLOCK, SERVICES
 from webserver.routes.service_schemas import (
     ChatIn,
@@ -100,40 +97,11 @@ def _token_out(pair: TokenPair) -> ServiceTokenOut:
     )
 
 
-async def _user_id_for_chat(services: ServiceFactory, chat_id: int) -> int:
-    async with services.unit_of_work(write=False) as uow:
-        user = await UserRepository(uow.session).by_telegram_id(chat_id)
-        user_id = user.id if user is not None else None
-    if user_id is None:
-        raise ApiError(404, "User not found for this Telegram ID", error_code="USER_NOT_FOUND")
-    return user_id
-
-
 async def _token_for_chat(request: web.Request, client_id: str, chat_id: int) -> web.StreamResponse:
-    services = request.app[SERVICES]
-    user_id = await _user_id_for_chat(services, chat_id)
-    pair = await services.auth.open_session(user_id, method=session_method(client_id), client=_client(request))
+    pair = await request.app[SERVICES].identity.session_for_telegram(
+        chat_id, method=session_method(client_id), client=_client(request)
+    )
     return model_response(_token_out(pair))
-
-
-async def _referral_payload(services: ServiceFactory, referrer_telegram_id: int | None, own_id: int) -> str | None:
-    """The start payload of the referrer's link, which the sign-in applies only when it creates the user."""
-    if referrer_telegram_id is None or referrer_telegram_id == own_id:
-        return None
-    async with services.unit_of_work(write=False) as uow:
-        referrer = await UserRepository(uow.session).by_telegram_id(referrer_telegram_id)
-        code = referrer.referral_code if referrer is not None else None
-    return f"ref_{code}" if code else None
-
-
-async def _referrer_telegram_id(services: ServiceFactory, user_id: int) -> int | None:
-    async with services.unit_of_work(write=False) as uow:
-        users = UserRepository(uow.session)
-        user = await users.get(user_id)
-        if user is None or user.referred_by_id is None:
-            return None
-        referrer = await users.get(user.referred_by_id)
-        return referrer.telegram_id if referrer is not None else None
 
 
 async def telegram_signup(request: web.Request, data: dict[str, Any]) -> web.StreamResponse:
@@ -141,7 +109,7 @@ async def telegram_signup(request: web.Request, data: dict[str, Any]) -> web.Str
     client_id = await require_signature(request)
     body = validate(TelegramSignupIn, data)
     services = request.app[SERVICES]
-    referral = await _referral_payload(services, body.referred_by_id, body.telegram_id)
+    referral = await services.identity.referral_payload_of(body.referred_by_id, own_telegram_id=body.telegram_id)
     result = await services.identity.sign_in_trusted(
         TelegramProfile(
             telegram_id=body.telegram_id,
@@ -159,7 +127,7 @@ async def telegram_signup(request: web.Request, data: dict[str, Any]) -> web.Str
                 created=result.created,
                 user_id=result.user.id,
                 token=SignupTokens(access=result.tokens.access_token, refresh=result.tokens.refresh_token),
-                referred_by_telegram_id=await _referrer_telegram_id(services, result.user.id),
+                referred_by_telegram_id=await services.identity.referrer_telegram_id(result.user.id),
             )
         )
     )
