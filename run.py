@@ -22,7 +22,6 @@ from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from limits.aio.storage import Storage
 
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
@@ -30,6 +29,7 @@ from core.bootstrap import create_services
 from core.clock import Clock, SystemClock
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
+from core.ratelimit import LimitsStorage
 from core.services import ServiceFactory
 from core.settings import Mode, Settings, SettingsError, load_settings
 from core.version import app_version
@@ -78,7 +78,7 @@ class Runtime:
         self._extra_routers = list(extra_routers)
         self.db: Database | None = None
         self.services: ServiceFactory | None = None
-        self.limits_storage: Storage | None = None
+        self.limits_storage: LimitsStorage | None = None
         self.kv: KeyValueStore | None = None
         self.fake_telegram: FakeTelegram | None = None
         self.bot: Bot | None = None

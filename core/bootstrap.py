@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from argon2 import Parameters, Type
-from limits.aio.storage import Storage
 
 from core.auth.keys import create_codec
 from core.auth.passwords import PasswordService
 from core.clock import Clock
 from core.identity.service import IdentityConfig
 from core.login_throttle import LoginThrottle
-from core.ratelimit import RateLimiter, tiers_from_settings
+from core.ratelimit import LimitsStorage, RateLimiter, tiers_from_settings
 from core.services import DomainConfig, ServiceFactory
 from core.settings import Settings
 from core.telegram.initdata import Ed25519Check
@@ -54,7 +53,7 @@ def identity_config(settings: Settings) -> IdentityConfig:
 
 
 def create_services(
-    settings: Settings, *, db: Database, kv: KeyValueStore, clock: Clock, limits_storage: Storage
+    settings: Settings, *, db: Database, kv: KeyValueStore, clock: Clock, limits_storage: LimitsStorage
 ) -> ServiceFactory:
     rate = settings.ratelimit
     return ServiceFactory(

@@ -7,8 +7,15 @@ weights the previous window as if its requests were spread evenly, so it can be 
 count; for abuse protection that is plenty, and unlike a fixed window it never lets a client spend two full quotas
 across a window boundary.
 
-An allowed request costs two storage calls (window stats, then the hit) and a refused one only the first,
-so a client hammering the API is turned away at the cheaper price.
+An allowed request costs two storage calls (read the window, then take an entry) and a refused one only the first,
+so a client hammering the API is turned away at the cheaper price. The limiter talks to the storage's
+sliding-window primitives rather than through `limits`' strategy object, which only adds a key builder and a
+coroutine layer around the same calls.
+
+Two kinds of storage: `limits`' async storage for a shared Redis, and its synchronous in-process storage when
+there is no Redis. In-process counters are plain dictionaries; awaiting them through the async storage's layers of
+coroutines and locks cost more than the rest of the rate limit and made it a third of the busiest request's time.
+Called synchronously they cannot interleave with another request either, so one read decides and counts.
 """
 
 from __future__ import annotations
@@ -18,16 +25,21 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import SlidingWindowCounterSupport as SharedWindows
+from limits.aio.storage import Storage as SharedStorage
 from limits.errors import StorageError
+from limits.storage import SlidingWindowCounterSupport as LocalWindows
+from limits.storage import Storage as LocalStorage
 
 from core.clock import Clock, SystemClock
 from core.settings import RateLimitSettings
 
 log = logging.getLogger(__name__)
+
+# What `storage.ratelimit.create_limits_storage` makes: limits' async storage (Redis) or its synchronous one (memory).
+LimitsStorage = SharedStorage | LocalStorage
 
 AUTH = "auth"
 GENERAL = "general"
@@ -45,8 +57,9 @@ class RateLimitTier:
             raise ValueError(f"rate limit tier {self.name!r} needs limit >= 1 and window_seconds >= 1")
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitResult:
+class RateLimitResult(NamedTuple):
+    """One per request: a tuple because a frozen dataclass's __init__ costs several times as much on this path."""
+
     allowed: bool
     limit: int
     remaining: int
@@ -113,7 +126,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: LimitsStorage,
         tiers: Mapping[str, RateLimitTier],
         *,
         enabled: bool = True,
@@ -123,12 +136,16 @@ class RateLimiter:
         for name, tier in tiers.items():
             if name != tier.name:
                 raise ValueError(f"rate limit tier registered as {name!r} is named {tier.name!r}")
+        self._local: LocalWindows | None = None
+        self._shared: SharedWindows | None = None
+        if isinstance(storage, LocalWindows):
+            self._local = storage
+        elif isinstance(storage, SharedWindows):
+            self._shared = storage
+        else:
+            raise TypeError(f"{type(storage).__name__} has no sliding-window counters")
         self.enabled = enabled
         self.tiers = dict(tiers)
-        self._items: dict[str, RateLimitItem] = {
-            name: RateLimitItemPerSecond(tier.limit, tier.window_seconds) for name, tier in tiers.items()
-        }
-        self._strategy = SlidingWindowCounterRateLimiter(storage)
         base = storage.base_exceptions
         self._storage_errors: tuple[type[BaseException], ...] = (
             StorageError,
@@ -144,40 +161,86 @@ class RateLimiter:
         spec = self.tiers[tier]
         if not self.enabled or self._clock.time() < self._skip_until:
             return _unlimited(spec)
-        item = self._items[tier]
+        counter = f"{tier}/{key}"
         try:
-            stats = await self._strategy.get_window_stats(item, tier, key)
-            allowed = stats.remaining >= 1 and await self._strategy.hit(item, tier, key)
-            if stats.remaining >= 1 and not allowed:
-                # Another request took the last slot between the two calls; ask again for an honest wait.
-                stats = await self._strategy.get_window_stats(item, tier, key)
+            if self._local is not None:
+                allowed, window = self._take_local(counter, spec)
+            else:
+                allowed, window = await self._take_shared(counter, spec)
         except self._storage_errors as exc:
             self._skip_until = self._clock.time() + self._outage_backoff
             self.outages.failed(exc)
             return _unlimited(spec)
         if self.outages.failing:
             self.outages.succeeded()
-        # limits reads time.time() itself, so its reset times are compared with the same clock.
-        now = time.time()
-        if allowed:
-            # A key without hits reports reset_time == now; after this first hit the quota starts coming back
-            # within one window.
-            reset = stats.reset_time if stats.reset_time > now else now + spec.window_seconds
-            return RateLimitResult(
-                allowed=True,
-                limit=spec.limit,
-                remaining=max(0, stats.remaining - 1),
-                reset_at=math.ceil(reset),
-                retry_after=0,
-            )
-        retry_after = max(1, math.ceil(stats.reset_time - now))
-        return RateLimitResult(
-            allowed=False,
-            limit=spec.limit,
-            remaining=0,
-            reset_at=math.ceil(max(stats.reset_time, now + 1)),
-            retry_after=retry_after,
+        return _result(spec, allowed, window)
+
+    def _take_local(self, counter: str, spec: RateLimitTier) -> tuple[bool, _Window]:
+        assert self._local is not None
+        window = _Window(*self._local.get_sliding_window(counter, spec.window_seconds))
+        # Nothing runs between the read and the entry (no await), so the read is still true when it is counted.
+        allowed = window.remaining(spec) >= 1 and self._local.acquire_sliding_window_entry(
+            counter, spec.limit, spec.window_seconds, 1
         )
+        return allowed, window
+
+    async def _take_shared(self, counter: str, spec: RateLimitTier) -> tuple[bool, _Window]:
+        assert self._shared is not None
+        seconds = spec.window_seconds
+        window = _Window(*await self._shared.get_sliding_window(counter, seconds))
+        if window.remaining(spec) < 1:
+            return False, window
+        # The entry is taken atomically by a script on the server, whatever other replicas did since the read.
+        if await self._shared.acquire_sliding_window_entry(counter, spec.limit, seconds, 1):
+            return True, window
+        # Another request took the last slot between the two calls; read again for an honest wait.
+        return False, _Window(*await self._shared.get_sliding_window(counter, seconds))
+
+
+class _Window(NamedTuple):
+    """`limits`' view of one counter: hits in the previous and current window and the seconds each has left."""
+
+    previous: int
+    previous_ttl: float
+    current: int
+    current_ttl: float
+
+    def remaining(self, spec: RateLimitTier) -> int:
+        weighted = self.previous * self.previous_ttl / spec.window_seconds + self.current
+        return spec.limit - math.floor(weighted)
+
+
+def _result(spec: RateLimitTier, allowed: bool, window: _Window) -> RateLimitResult:
+    """The answer from the window as read before this hit."""
+    # limits reads time.time() itself, so its window times are compared with the same clock.
+    now = time.time()
+    if allowed:
+        # After this hit the quota starts coming back within one window at the latest.
+        regain = _next_regain(window, spec.window_seconds) if window.previous or window.current else 0.0
+        return RateLimitResult(
+            allowed=True,
+            limit=spec.limit,
+            remaining=window.remaining(spec) - 1,
+            reset_at=math.ceil(now + (regain or spec.window_seconds)),
+            retry_after=0,
+        )
+    regain = _next_regain(window, spec.window_seconds)
+    return RateLimitResult(
+        allowed=False,
+        limit=spec.limit,
+        remaining=0,
+        reset_at=math.ceil(now + max(regain, 1.0)),
+        retry_after=max(1, math.ceil(regain)),
+    )
+
+
+def _next_regain(window: _Window, seconds: int) -> float:
+    """Seconds until the weighted count next drops by one: the previous window's weight falls by one request every
+    seconds/previous; the current window's count moves into the previous one when the window turns. (The estimate
+    `limits`' strategy reports as its reset time.)"""
+    previous_regain = window.previous_ttl % (seconds / window.previous) if window.previous else math.inf
+    current_regain = window.current_ttl % seconds if window.current else math.inf
+    return min(previous_regain, current_regain)
 
 
 def _unlimited(spec: RateLimitTier) -> RateLimitResult:

@@ -9,10 +9,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from limits.aio.storage import Storage
 
 from core.clock import ManualClock
-from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier, tiers_from_settings
+from core.ratelimit import LimitsStorage, RateLimiter, RateLimitResult, RateLimitTier, tiers_from_settings
 from core.settings import RateLimitSettings
 from storage.ratelimit import close_limits_storage, create_limits_storage
 from tests.helpers.redis_server import RedisServer
@@ -26,14 +25,14 @@ def tiers(limit: int = 3, window: int = 60) -> dict[str, RateLimitTier]:
 
 
 @pytest.fixture
-async def storage(store_kind: str, request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+async def storage(store_kind: str, request: pytest.FixtureRequest) -> AsyncIterator[LimitsStorage]:
     url = request.getfixturevalue("redis_server").url if store_kind == "redis" else None
     created = create_limits_storage(url, key_prefix=f"test:{uuid.uuid4().hex}:")
     yield created
     await close_limits_storage(created)
 
 
-async def test_allows_the_limit_then_refuses(storage: Storage) -> None:
+async def test_allows_the_limit_then_refuses(storage: LimitsStorage) -> None:
     limiter = RateLimiter(storage, tiers(limit=3, window=60))
     results = [await limiter.hit("auth", "198.51.100.7") for _ in range(4)]
     assert [r.allowed for r in results] == [True, True, True, False]
@@ -51,7 +50,7 @@ async def test_allows_the_limit_then_refuses(storage: Storage) -> None:
         assert now < allowed.reset_at <= now + 61
 
 
-async def test_keys_and_tiers_count_apart(storage: Storage) -> None:
+async def test_keys_and_tiers_count_apart(storage: LimitsStorage) -> None:
     limiter = RateLimiter(storage, tiers(limit=2))
     assert [(await limiter.hit("auth", "a")).allowed for _ in range(3)] == [True, True, False]
     assert (await limiter.hit("auth", "b")).allowed
@@ -61,14 +60,14 @@ async def test_keys_and_tiers_count_apart(storage: Storage) -> None:
     assert general[0].remaining == 3
 
 
-async def test_concurrent_hits_never_exceed_the_limit(storage: Storage) -> None:
+async def test_concurrent_hits_never_exceed_the_limit(storage: LimitsStorage) -> None:
     limiter = RateLimiter(storage, tiers(limit=5))
     results = await asyncio.gather(*(limiter.hit("auth", "burst") for _ in range(20)))
     assert sum(r.allowed for r in results) == 5
     assert all(r.retry_after >= 1 for r in results if not r.allowed)
 
 
-async def test_the_window_slides(storage: Storage) -> None:
+async def test_the_window_slides(storage: LimitsStorage) -> None:
     limiter = RateLimiter(storage, tiers(limit=4, window=1))
     # In-process windows are aligned to whole seconds; four hits split across a boundary would muddle the count.
     if time.time() % 1 > 0.9:
@@ -87,7 +86,7 @@ async def test_the_window_slides(storage: Storage) -> None:
     assert not (await limiter.hit("auth", "s")).allowed
 
 
-async def test_disabled_allows_everything_with_plain_headers(storage: Storage) -> None:
+async def test_disabled_allows_everything_with_plain_headers(storage: LimitsStorage) -> None:
     limiter = RateLimiter(storage, tiers(limit=1, window=60), enabled=False)
     results = [await limiter.hit("auth", "x") for _ in range(5)]
     now = time.time()
