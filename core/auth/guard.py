@@ -14,7 +14,7 @@ from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.auth.errors import InvalidTokenError
 from core.auth.state import AuthState, TokenStatus, UserState
@@ -41,8 +41,9 @@ class Principal:
     token_version: int
 
 
-@dataclass(frozen=True, slots=True)
-class Authenticated:
+class Authenticated(NamedTuple):
+    """One per authenticated request (a tuple: cheaper to make than a frozen dataclass)."""
+
     principal: Principal
     user: UserDTO
 

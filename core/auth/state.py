@@ -7,11 +7,12 @@ after its commit, and the denylist is reloaded from the database whenever the st
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from core.clock import Clock
 from storage.kv import KeyValueStore, KeyValueUnavailable
@@ -39,8 +40,10 @@ def grace_key(token_hash: str) -> str:
     return f"auth:grace:{token_hash}"
 
 
-@dataclass(frozen=True, slots=True)
-class UserState:
+class UserState(NamedTuple):
+    """What a token check needs to know of its user. Tuples here and below: these are made on every request, and a
+    frozen dataclass's constructor costs several times as much."""
+
     token_version: int
     is_active: bool
     revision: int
@@ -50,15 +53,20 @@ class UserState:
 
     @classmethod
     def decode(cls, raw: bytes) -> UserState | None:
-        try:
-            version, active, revision = raw.split(b":")
-            return cls(int(version), active == b"1", int(revision))
-        except ValueError:
-            return None
+        return _decode_user_state(raw)
 
 
-@dataclass(frozen=True, slots=True)
-class TokenStatus:
+@functools.lru_cache(maxsize=4096)
+def _decode_user_state(raw: bytes) -> UserState | None:
+    # Every request of a user reads the same published bytes until the user changes.
+    try:
+        version, active, revision = raw.split(b":")
+        return UserState(int(version), active == b"1", int(revision))
+    except ValueError:
+        return None
+
+
+class TokenStatus(NamedTuple):
     denied: bool
     session_revoked: bool
     user: UserState | None
