@@ -326,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.logging.level, settings.logging.format)
+    setup_logging(settings.logging.level, settings.logging.format, flush_interval=settings.logging.flush_interval)
     if args.command == "check-config":
         effective = {"mode (resolved)": settings.mode.value, **settings.masked()}
         print(json.dumps(effective, indent=2, ensure_ascii=False, default=str))

@@ -105,6 +105,9 @@ class I18nSettings(_Section):
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
+    # Seconds INFO lines may wait in a buffer before they are written; warnings and errors are written at once.
+    # 0 writes every line as it comes.
+    flush_interval: float = Field(default=1.0, ge=0, le=60)
 
 
 class AuthSettings(_Section):
