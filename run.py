@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -268,6 +269,14 @@ class Runtime:
             log.warning("could not confirm the last update offset", extra={"error": repr(exc)})
 
 
+def freeze_startup_objects() -> None:
+    """Exempt everything built at start-up (modules, models, schemas: a few hundred thousand objects) from the
+    garbage collector's full passes. Such a pass walks every tracked object and stalled all requests for 200-300 ms
+    on the test machine, every few seconds under load with Redis; afterwards it walks only what came later."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(settings: Settings, *, extra_routers: Sequence[Router] = ()) -> int:
     runtime = Runtime(settings, extra_routers=extra_routers)
     stop = asyncio.Event()
@@ -285,6 +294,7 @@ async def serve(settings: Settings, *, extra_routers: Sequence[Router] = ()) -> 
     exit_code = 0
     try:
         await runtime.start()
+        freeze_startup_objects()
         if runtime.fake_telegram is not None:
             print(f"Local mode: chat with the bot at {runtime.fake_telegram.page_url}", flush=True)
         print(f"Web server: {runtime.web_url} (health: {runtime.web_url}/health)", flush=True)

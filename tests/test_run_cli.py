@@ -50,3 +50,22 @@ def test_migrate_creates_the_database(tmp_path: Path) -> None:
     result = run("migrate", env={"UNIBOT_APP__DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "unibot.sqlite3").exists()
+
+
+def test_start_up_objects_leave_the_full_collections() -> None:
+    """What serve() does once everything is built: a full GC pass must not walk the modules and models again."""
+    script = (
+        "import gc, run\n"
+        "tracked = len(gc.get_objects())\n"
+        "run.freeze_startup_objects()\n"
+        "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    base = {key: value for key, value in os.environ.items() if not key.startswith("UNIBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**base, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    tracked, frozen, left = map(int, done.stdout.split())
+    assert frozen >= tracked * 0.9
+    assert left < tracked * 0.05
