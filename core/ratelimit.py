@@ -44,6 +44,7 @@ LimitsStorage = SharedStorage | LocalStorage
 AUTH = "auth"
 GENERAL = "general"
 USER = "user"
+SERVICE = "service"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ def tiers_from_settings(settings: RateLimitSettings) -> dict[str, RateLimitTier]
         AUTH: RateLimitTier(AUTH, settings.auth_limit, window),
         GENERAL: RateLimitTier(GENERAL, settings.general_limit, window),
         USER: RateLimitTier(USER, settings.user_limit, window),
+        SERVICE: RateLimitTier(SERVICE, settings.service_limit, window),
     }
 
 

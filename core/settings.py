@@ -150,6 +150,8 @@ class RateLimitSettings(_Section):
     general_limit: int = Field(default=100, ge=1)
     # Routes that need a token, per user.
     user_limit: int = Field(default=300, ge=1)
+    # Signed service routes, per calling client (and, before its signature is checked, per IP).
+    service_limit: int = Field(default=600, ge=1)
     # Failed logins: delays start after this many failures and double up to the caps (seconds).
     login_free_failures: int = Field(default=4, ge=0)
     login_account_max_delay: int = Field(default=30, ge=1)

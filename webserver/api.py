@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import DomainError
 from webserver.errors import ApiError, default_code
-from webserver.security import RateTier, guard
+from webserver.security import LATE_RATE_HEADERS, RateTier, guard
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -154,16 +154,19 @@ def _wrap(operation: Operation) -> Handler:
                 args.append(validate(query_model, _single_values(request.query)))
             response = await handler(request, *args)
         except ApiError as exc:
-            if headers:
-                exc.headers = {**headers, **exc.headers}
+            rate_headers = request.get(LATE_RATE_HEADERS, headers)
+            if rate_headers:
+                exc.headers = {**rate_headers, **exc.headers}
             raise
         except DomainError as exc:
             error = ApiError.from_domain(exc)
-            if headers:
-                error.headers = {**headers, **error.headers}
+            rate_headers = request.get(LATE_RATE_HEADERS, headers)
+            if rate_headers:
+                error.headers = {**rate_headers, **error.headers}
             raise error from None
-        if headers:
-            response.headers.update(headers)
+        rate_headers = request.get(LATE_RATE_HEADERS, headers)
+        if rate_headers:
+            response.headers.update(rate_headers)
         return response
 
     wrapped.__name__ = getattr(handler, "__name__", "handler")

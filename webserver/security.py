@@ -30,9 +30,11 @@ from webserver.ratelimit import enforce
 
 log = logging.getLogger(__name__)
 
-RateTier = Literal["auth", "general", "user"]
+RateTier = Literal["auth", "general", "user", "service"]
 AUTH = web.RequestKey("auth", Authenticated)
 CLIENT_IP = web.RequestKey("client_ip", str)
+# Rate-limit headers decided after the guard (the signed routes' per-client count); they replace the guard's.
+LATE_RATE_HEADERS = web.RequestKey("late_rate_headers", dict[str, str])
 
 _CHALLENGE = "Bearer"
 _INVALID = 'Bearer error="invalid_token"'
@@ -131,6 +133,8 @@ async def guard(request: web.Request, *, rate: RateTier | None, auth: bool) -> d
     limiter = request.app[SERVICES].limiter
     headers: dict[str, str] = {}
     if rate in ("auth", "general"):
+        # The service tier is counted by the route itself, per client once a signature is verified
+        # (webserver.signed.require_signature).
         headers = await enforce(limiter, rate, f"ip:{request_ip(request)}")
     if auth:
         try:

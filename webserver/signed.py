@@ -15,11 +15,14 @@ from types import MappingProxyType
 
 from aiohttp import web
 
+from core.ratelimit import AUTH, SERVICE
 from core.settings import SigningSettings
 from core.signing import HEADER_CLIENT_ID, SignatureError, SigningClient, verify_signed_request
 from storage.kv import KeyValueUnavailable
 from webserver.errors import ApiError
 from webserver.keys import CLOCK, SERVICES
+from webserver.ratelimit import enforce
+from webserver.security import LATE_RATE_HEADERS, request_ip
 
 __all__ = [
     "SIGNATURE_ERROR_CODE",
@@ -120,5 +123,11 @@ async def require_signature(request: web.Request) -> str:
                 "client_id": claimed if _LOGGABLE_CLIENT_ID.fullmatch(claimed) else None,
             },
         )
+        # Failures count against the caller's address in the strict tier: past it, junk gets 429 instead of 401.
+        limiter = request.app[SERVICES].limiter
+        request[LATE_RATE_HEADERS] = await enforce(limiter, AUTH, f"ip:{request_ip(request)}")
         raise signature_error() from None
+    # Counted per client, not per IP: an outside bot calls for every user it serves, from one address or many.
+    limiter = request.app[SERVICES].limiter
+    request[LATE_RATE_HEADERS] = await enforce(limiter, SERVICE, f"client:{client_id}")
     return client_id

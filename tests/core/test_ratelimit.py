@@ -141,11 +141,12 @@ async def test_backs_off_from_a_failing_storage(own_redis: RedisServer) -> None:
 
 
 def test_tiers_from_settings() -> None:
-    settings = RateLimitSettings(window_seconds=30, auth_limit=5, general_limit=50, user_limit=500)
+    settings = RateLimitSettings(window_seconds=30, auth_limit=5, general_limit=50, user_limit=500, service_limit=7)
     assert tiers_from_settings(settings) == {
         "auth": RateLimitTier("auth", 5, 30),
         "general": RateLimitTier("general", 50, 30),
         "user": RateLimitTier("user", 500, 30),
+        "service": RateLimitTier("service", 7, 30),
     }
 
 

@@ -57,10 +57,10 @@ async def make_signed(
     """Like make_client, but registers two outside bots before the server starts (the app is frozen after)."""
     built: list[ServiceFactory] = []
 
-    async def make(*, store: KeyValueStore | None = None) -> Client:
+    async def make(*, store: KeyValueStore | None = None, ratelimit: dict[str, int] | None = None) -> Client:
         settings = build_settings(
             tmp_path,
-            ratelimit={"auth_limit": 1000, "general_limit": 1000, "user_limit": 1000},
+            ratelimit={"auth_limit": 1000, "general_limit": 1000, "user_limit": 1000, **(ratelimit or {})},
             telegram_auth={"binding_code_max_attempts": MAX_ATTEMPTS},
             signing={
                 "clients": [CLIENT_ID, OTHER_ID],
@@ -175,6 +175,47 @@ async def register_email(client: Client, email: str) -> dict[str, Any]:
 
 
 # --- what a registered bot can do -----------------------------------------------------------------------------
+
+
+async def test_signed_calls_are_limited_per_client_not_per_address(
+    make_signed: MakeSigned, clock: ManualClock
+) -> None:
+    # The strict per-IP tier a sign-in form gets would stop a busy bot after 2 calls here; the service tier counts
+    # each verified client on its own, whatever address it calls from.
+    client = await make_signed(ratelimit={"auth_limit": 2, "service_limit": 4})
+    path = f"{API}/auth/token/get"
+    body = encode({"chat_id": 424242})
+
+    async def call(client_id: str, secret: str) -> ClientResponse:
+        headers = signed_headers(clock, path, body, client_id=client_id, secret=secret)
+        return await post(client, path, body, headers)
+
+    answers = [await call(CLIENT_ID, SECRET) for _ in range(5)]
+    assert [answer.status for answer in answers] == [404, 404, 404, 404, 429]
+    assert [answer.headers["X-RateLimit-Limit"] for answer in answers] == ["4"] * 5
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["3", "2", "1", "0", "0"]
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert (await refused.json())["error_code"] == "RATE_LIMITED"
+    # Another client from the same address has a quota of its own.
+    other = await call(OTHER_ID, OTHER_SECRET)
+    assert other.status == 404
+    assert other.headers["X-RateLimit-Remaining"] == "3"
+
+
+async def test_bad_signatures_use_up_the_addresss_strict_quota(make_signed: MakeSigned, clock: ManualClock) -> None:
+    client = await make_signed(ratelimit={"auth_limit": 2, "service_limit": 100})
+    path = f"{API}/auth/token/get"
+    body = encode({"chat_id": 424242})
+    forged = signed_headers(clock, path, body, secret="not-the-secret-0123456789abcdef-0123456789")
+    answers = [await post(client, path, body, {**forged, "X-Nonce": fresh_nonce()}) for _ in range(3)]
+    assert [answer.status for answer in answers] == [401, 401, 429]
+    assert answers[0].headers["X-RateLimit-Limit"] == "2"
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    # A valid call is judged by its client's quota, not by the address's failures.
+    good = await post(client, path, body, signed_headers(clock, path, body))
+    assert good.status == 404
+    assert good.headers["X-RateLimit-Limit"] == "100"
 
 
 async def test_telegram_registration_token_get_and_refresh(client: Client, bot: UnibotServiceClient) -> None:

@@ -148,7 +148,7 @@ def create_api() -> Api:
         tags=TAGS,
         response=ServiceTokenOut,
         documented_body=ChatIn,
-        rate="auth",
+        rate="service",
         errors=[401, 403, 404, 413, 415, 422],
     )
     async def token_get(request: web.Request) -> web.StreamResponse:
@@ -168,7 +168,7 @@ def create_api() -> Api:
         tags=TAGS,
         response=ServiceTokenOut,
         documented_body=ChatIn,
-        rate="auth",
+        rate="service",
         errors=[401, 403, 404, 413, 415, 422],
     )
     async def token_refresh_telegram(request: web.Request) -> web.StreamResponse:
@@ -189,7 +189,7 @@ def create_api() -> Api:
         tags=TAGS,
         response=TelegramRegisterOut,
         documented_body=TelegramRegisterIn,
-        rate="auth",
+        rate="service",
         errors=[401, 403, 413, 415, 422],
     )
     async def telegram_register(request: web.Request) -> web.StreamResponse:
@@ -229,7 +229,7 @@ def create_api() -> Api:
         tags=TAGS,
         response=CodeOut,
         documented_body=ChatIn,
-        rate="auth",
+        rate="service",
         errors=[401, 413, 415, 422],
     )
     async def telegram_start(request: web.Request) -> web.StreamResponse:
@@ -252,7 +252,7 @@ def create_api() -> Api:
         tags=TAGS,
         response=ConfirmOut,
         documented_body=ConfirmIn,
-        rate="auth",
+        rate="service",
         errors=[401, 403, 404, 409, 413, 415, 422],
     )
     async def telegram_confirm(request: web.Request) -> web.StreamResponse:
