@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from argon2 import Parameters, Type
 
-from core.auth.keys import create_codec
+from core.auth.keys import create_codec, derived_key
 from core.auth.passwords import PasswordService
 from core.clock import Clock
 from core.identity.service import IdentityConfig
@@ -76,6 +76,7 @@ def create_services(
         throttle=LoginThrottle(
             kv,
             clock,
+            key=derived_key(settings, "login-throttle"),
             free_failures=rate.login_free_failures,
             account_max_delay=rate.login_account_max_delay,
             ip_max_delay=rate.login_ip_max_delay,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -30,10 +31,11 @@ from storage.kv import KeyValueStore, KeyValueUnavailable
 log = logging.getLogger(__name__)
 
 
-def account_key(account: str) -> str:
-    """The store key part for an account: the address never appears in a key, even normalised."""
+def account_key(account: str, key: bytes) -> str:
+    """The store key part for an account: a keyed hash, so neither the address nor a plain hash of it (which anyone
+    reading the store could match against guessed addresses) appears in a key."""
     normalised = account.strip().casefold()
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def failure_delay(failures: int, *, free_failures: int, max_delay: int) -> int:
@@ -89,6 +91,7 @@ class LoginThrottle:
         kv: KeyValueStore,
         clock: Clock,
         *,
+        key: bytes,
         free_failures: int,
         account_max_delay: int,
         ip_max_delay: int,
@@ -96,8 +99,11 @@ class LoginThrottle:
     ) -> None:
         if free_failures < 0 or account_max_delay < 1 or ip_max_delay < 1 or memory_seconds <= 0:
             raise ValueError("login throttle needs free_failures >= 0, delays >= 1 and memory_seconds > 0")
+        if len(key) < 16:
+            raise ValueError("login throttle needs a key of at least 16 bytes")
         self.kv = kv
         self.clock = clock
+        self._key = key
         self.free_failures = free_failures
         self.account_max_delay = account_max_delay
         self.ip_max_delay = ip_max_delay
@@ -105,10 +111,13 @@ class LoginThrottle:
         self.outages = OutageReporter("login throttle store", clock, logger=log)
 
     @classmethod
-    def from_settings(cls, kv: KeyValueStore, clock: Clock, settings: RateLimitSettings) -> LoginThrottle:
+    def from_settings(
+        cls, kv: KeyValueStore, clock: Clock, settings: RateLimitSettings, *, key: bytes
+    ) -> LoginThrottle:
         return cls(
             kv,
             clock,
+            key=key,
             free_failures=settings.login_free_failures,
             account_max_delay=settings.login_account_max_delay,
             ip_max_delay=settings.login_ip_max_delay,
@@ -116,7 +125,7 @@ class LoginThrottle:
         )
 
     def _account(self, account: str) -> _Subject:
-        return _Subject(f"login:acct:{account_key(account)}", self.account_max_delay)
+        return _Subject(f"login:acct:{account_key(account, self._key)}", self.account_max_delay)
 
     def _ip(self, ip: str) -> _Subject:
         return _Subject(f"login:ip:{ip.strip()}", self.ip_max_delay)

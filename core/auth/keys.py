@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -30,6 +32,22 @@ def local_secret(data_dir: Path) -> bytes:
         handle.write(value)
     log.info("generated a local JWT secret", extra={"path": str(path)})
     return value
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A server-side key for `purpose`, derived from the token-signing secret that every replica already shares, so
+    no extra secret has to be configured. Rotating the signing key changes it too: fine for short-lived uses."""
+    auth = settings.auth
+    if auth.algorithm == "EdDSA":
+        assert auth.ed25519_private_key is not None  # settings refuse EdDSA without one
+        material = auth.ed25519_private_key.get_secret_value().encode()
+    elif auth.jwt_secret is not None:
+        material = auth.jwt_secret.get_secret_value().encode()
+    elif settings.mode is Mode.LOCAL:
+        material = local_secret(settings.app.data_dir)
+    else:  # pragma: no cover - settings validation refuses this combination
+        raise ValueError("auth.jwt_secret is required outside local mode")
+    return hmac.new(material, f"unibot-derived-key:{purpose}".encode(), hashlib.sha256).digest()
 
 
 def create_codec(settings: Settings, clock: Clock) -> JwtCodec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import uuid
 
@@ -19,10 +20,13 @@ from tests.helpers.redis_server import RedisServer
 MEMORY = 900
 ALICE = "alice@example.com"
 IP = "203.0.113.5"
+KEY = b"login-throttle-test-key-0123456789"
 
 
 def make(kv: KeyValueStore, clock: ManualClock) -> LoginThrottle:
-    return LoginThrottle(kv, clock, free_failures=2, account_max_delay=8, ip_max_delay=32, memory_seconds=MEMORY)
+    return LoginThrottle(
+        kv, clock, key=KEY, free_failures=2, account_max_delay=8, ip_max_delay=32, memory_seconds=MEMORY
+    )
 
 
 async def fail(throttle: LoginThrottle, times: int, account: str = ALICE, ip: str = IP) -> None:
@@ -111,7 +115,8 @@ async def test_account_is_normalised(kv: KeyValueStore) -> None:
     for n, spelling in enumerate(["  Alice@Example.COM ", "ALICE@example.com", "alice@EXAMPLE.com\n"]):
         await throttle.record_failure(spelling, f"198.51.100.{n}")
     assert await throttle.retry_after(ALICE, "192.0.2.200") == 1
-    assert account_key(" ALICE@example.com") == hashlib.sha256(ALICE.encode()).hexdigest()
+    assert account_key(" ALICE@example.com", KEY) == hmac.new(KEY, ALICE.encode(), hashlib.sha256).hexdigest()
+
 
 
 async def test_parallel_failures_all_count(kv: KeyValueStore) -> None:
@@ -141,8 +146,11 @@ async def test_no_address_appears_in_any_key(redis_server: RedisServer) -> None:
         await raw.aclose()
         await kv.close()
     assert keys
-    digest = hashlib.sha256(ALICE.encode()).hexdigest()
-    assert any(digest in key for key in keys)
+    # A keyed hash: someone who can read the store cannot confirm a guessed address by hashing it.
+    assert any(account_key(ALICE, KEY) in key for key in keys)
+    plain = hashlib.sha256(ALICE.encode()).hexdigest()
+    assert not any(plain in key for key in keys)
+    assert account_key(ALICE, KEY) != account_key(ALICE, b"another-key-0123456789")
     for text in keys + values:
         assert "alice" not in text.casefold()
         assert "example" not in text.casefold()
@@ -169,10 +177,12 @@ async def test_store_down_fails_open(own_redis: RedisServer, caplog: pytest.LogC
 
 def test_from_settings() -> None:
     settings = RateLimitSettings(login_free_failures=3, login_account_max_delay=20, login_ip_max_delay=200)
-    throttle = LoginThrottle.from_settings(MemoryStore(), ManualClock(), settings)
+    throttle = LoginThrottle.from_settings(MemoryStore(), ManualClock(), settings, key=KEY)
     assert (throttle.free_failures, throttle.account_max_delay, throttle.ip_max_delay) == (3, 20, 200)
     assert throttle.memory_seconds == settings.login_failure_memory_seconds
     with pytest.raises(ValueError, match="delays >= 1"):
         LoginThrottle(
-            throttle.kv, ManualClock(), free_failures=0, account_max_delay=0, ip_max_delay=1, memory_seconds=1
+            throttle.kv, ManualClock(), key=KEY, free_failures=0, account_max_delay=0, ip_max_delay=1, memory_seconds=1
         )
+    with pytest.raises(ValueError, match="key"):
+        LoginThrottle.from_settings(MemoryStore(), ManualClock(), settings, key=b"short")
