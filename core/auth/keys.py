@@ -34,6 +34,15 @@ def local_secret(data_dir: Path) -> bytes:
     return value
 
 
+def _hs256_secret(settings: Settings) -> bytes:
+    if settings.auth.jwt_secret is not None:
+        return settings.auth.jwt_secret.get_secret_value().encode()
+    if settings.mode is Mode.LOCAL:
+        return local_secret(settings.app.data_dir)
+    # Settings validation refuses this combination.
+    raise ValueError("auth.jwt_secret is required outside local mode")  # pragma: no cover
+
+
 def derived_key(settings: Settings, purpose: str) -> bytes:
     """A server-side key for `purpose`, derived from the token-signing secret that every replica already shares, so
     no extra secret has to be configured. Rotating the signing key changes it too: fine for short-lived uses."""
@@ -41,12 +50,8 @@ def derived_key(settings: Settings, purpose: str) -> bytes:
     if auth.algorithm == "EdDSA":
         assert auth.ed25519_private_key is not None  # settings refuse EdDSA without one
         material = auth.ed25519_private_key.get_secret_value().encode()
-    elif auth.jwt_secret is not None:
-        material = auth.jwt_secret.get_secret_value().encode()
-    elif settings.mode is Mode.LOCAL:
-        material = local_secret(settings.app.data_dir)
-    else:  # pragma: no cover - settings validation refuses this combination
-        raise ValueError("auth.jwt_secret is required outside local mode")
+    else:
+        material = _hs256_secret(settings)
     return hmac.new(material, f"unibot-derived-key:{purpose}".encode(), hashlib.sha256).digest()
 
 
@@ -69,15 +74,9 @@ def create_codec(settings: Settings, clock: Clock) -> JwtCodec:
             audience=auth.audience,
             clock=clock,
         )
-    if auth.jwt_secret is not None:
-        secret = auth.jwt_secret.get_secret_value().encode()
-    elif settings.mode is Mode.LOCAL:
-        secret = local_secret(settings.app.data_dir)
-    else:  # pragma: no cover - settings validation refuses this combination
-        raise ValueError("auth.jwt_secret is required outside local mode")
     return JwtCodec(
         algorithm="HS256",
-        signing_key=HmacKey(auth.jwt_kid, secret),
+        signing_key=HmacKey(auth.jwt_kid, _hs256_secret(settings)),
         issuer=auth.issuer,
         audience=auth.audience,
         clock=clock,
