@@ -30,7 +30,6 @@ from core.bootstrap import create_services
 from core.clock import Clock, SystemClock
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
-from core.ratelimit import LimitsStorage
 from core.services import ServiceFactory
 from core.settings import Mode, Settings, SettingsError, load_settings
 from core.version import app_version
@@ -38,7 +37,7 @@ from fake_telegram import FakeTelegram
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.ratelimit import close_limits_storage, create_limits_storage
+from storage.ratelimit import LimitsStorage, close_limits_storage, create_limits_storage
 from webserver.app import create_app
 from webserver.keys import WebConfig
 from webserver.routes.telegram import configure_telegram_routes

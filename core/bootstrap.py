@@ -11,12 +11,13 @@ from core.auth.passwords import PasswordService
 from core.clock import Clock
 from core.identity.service import IdentityConfig
 from core.login_throttle import LoginThrottle
-from core.ratelimit import LimitsStorage, RateLimiter, tiers_from_settings
+from core.ratelimit import RateLimiter, tiers_from_settings
 from core.services import DomainConfig, ServiceFactory
 from core.settings import Settings
 from core.telegram.initdata import Ed25519Check
 from storage.db import Database
 from storage.kv import KeyValueStore
+from storage.ratelimit import LimitsStorage
 
 
 def argon2_parameters(settings: Settings) -> Parameters:

@@ -15,7 +15,7 @@ coroutine layer around the same calls.
 Two kinds of storage: `limits`' async storage for a shared Redis, and its synchronous in-process storage when
 there is no Redis. In-process counters are plain dictionaries; awaiting them through the async storage's layers of
 coroutines and locks cost more than the rest of the rate limit and made it a third of the busiest request's time.
-Called synchronously they cannot interleave with another request either, so one read decides and counts.
+Called synchronously, the read and the entry cannot interleave with another request either.
 """
 
 from __future__ import annotations
@@ -28,18 +28,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from limits.aio.storage import SlidingWindowCounterSupport as SharedWindows
-from limits.aio.storage import Storage as SharedStorage
 from limits.errors import StorageError
 from limits.storage import SlidingWindowCounterSupport as LocalWindows
-from limits.storage import Storage as LocalStorage
 
 from core.clock import Clock, SystemClock
 from core.settings import RateLimitSettings
+from storage.ratelimit import LimitsStorage
 
 log = logging.getLogger(__name__)
-
-# What `storage.ratelimit.create_limits_storage` makes: limits' async storage (Redis) or its synchronous one (memory).
-LimitsStorage = SharedStorage | LocalStorage
 
 AUTH = "auth"
 GENERAL = "general"

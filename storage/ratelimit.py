@@ -14,18 +14,20 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-# limits' MemoryStorage calls this (name-mangled) method after every increment to start a sweep of all counters,
-# and this one is the sweep.
-_SWEEP_HOOK = "_MemoryStorage__schedule_expiry"
+# limits' MemoryStorage sweeps all counters with this (name-mangled) method; the hook that starts it,
+# `_MemoryStorage__schedule_expiry`, runs after every increment and is overridden below.
 _SWEEP = "_MemoryStorage__expire_events"
+
+# What `create_limits_storage` makes: limits' async storage (Redis) or its synchronous one (memory).
+LimitsStorage = SharedStorage | LocalStorage
 
 
 def _without_error_wrappers(cls: type[MemoryStorage]) -> type[MemoryStorage]:
     """Give `cls` limits' plain methods instead of the error-translating wrappers around them.
 
     limits wraps its storage methods in an exception translator in `__init_subclass__`, and does so again at every
-    subclass level, inherited methods included: one counter read on a subclass of MemoryStorage went through eight
-    nested wrappers, half the limiter's cost per request. In-process counters raise nothing worth translating.
+    subclass level, inherited methods included: each storage call on a subclass of MemoryStorage went through eight
+    wrapper calls, half the limiter's cost per request. In-process counters raise nothing worth translating.
     """
     for name, value in vars(MemoryStorage).items():
         if not callable(value) or not hasattr(value, "__wrapped__"):
@@ -63,7 +65,7 @@ class SweepThrottledMemoryStorage(MemoryStorage):
         getattr(self, _SWEEP)()
 
 
-def create_limits_storage(redis_url: str | None, *, key_prefix: str) -> SharedStorage | LocalStorage:
+def create_limits_storage(redis_url: str | None, *, key_prefix: str) -> LimitsStorage:
     """Memory without Redis; with it, keys `<key_prefix>ratelimit:...` so several apps can share one Redis."""
     if not redis_url:
         return SweepThrottledMemoryStorage()
@@ -89,7 +91,7 @@ def create_limits_storage(redis_url: str | None, *, key_prefix: str) -> SharedSt
     )
 
 
-async def close_limits_storage(storage: SharedStorage | LocalStorage) -> None:
+async def close_limits_storage(storage: LimitsStorage) -> None:
     """Release the Redis connections of a storage made by `create_limits_storage`; memory needs nothing."""
     if isinstance(storage, RedisStorage):
         pool: object = storage.options.get("connection_pool")

@@ -40,9 +40,6 @@ class RequestIds:
         self._counter = itertools.count()
 
     def __call__(self, request: web.BaseRequest) -> str:
-        existing = request.get(REQUEST_ID)
-        if isinstance(existing, str):
-            return existing
         incoming = request.headers.get("X-Request-ID")
         # A client's id is echoed only when it cannot smuggle anything into headers or logs.
         if incoming is not None and _REQUEST_ID_RE.fullmatch(incoming):

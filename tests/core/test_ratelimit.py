@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.clock import ManualClock
-from core.ratelimit import LimitsStorage, RateLimiter, RateLimitResult, RateLimitTier, tiers_from_settings
+from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier, tiers_from_settings
 from core.settings import RateLimitSettings
-from storage.ratelimit import close_limits_storage, create_limits_storage
+from storage.ratelimit import LimitsStorage, close_limits_storage, create_limits_storage
 from tests.helpers.redis_server import RedisServer
 
 
