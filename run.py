@@ -1,8 +1,8 @@
 """Composition root: builds every part from settings and runs the bot and the web server in one asyncio loop.
 
-    python run.py                 serve (local, polling or webhook mode, from settings)
-    python run.py migrate         apply database migrations
-    python run.py check-config    print the effective settings, secrets masked
+python run.py                 serve (local, polling or webhook mode, from settings)
+python run.py migrate         apply database migrations
+python run.py check-config    print the effective settings, secrets masked
 """
 
 from __future__ import annotations
@@ -15,23 +15,37 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from argon2 import Parameters, Type
 
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
-from core.bootstrap import create_services
+from bot.notify import BotNotifier
+from core.auth import jobs as auth_jobs
+from core.auth.keys import KeyConfig, create_codec, derived_key, local_secret
+from core.auth.passwords import PasswordService
+from core.auth.service import AuthConfig
 from core.clock import Clock, SystemClock
+from core.container import Container
+from core.identity.service import IdentityConfig
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
-from core.services import ServiceFactory
+from core.login_throttle import LoginThrottle
+from core.ratelimit import AUTH, GENERAL, SERVICE, USER, RateLimiter, RateLimitTier
 from core.settings import Mode, Settings, SettingsError, load_settings
+from core.signing import SigningClient
+from core.telegram.initdata import Ed25519Check
+from core.users.service import UsersConfig
 from core.version import app_version
 from fake_telegram import FakeTelegram
 from storage.db import Database, DatabaseConfig
@@ -39,12 +53,12 @@ from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.ratelimit import LimitsStorage, close_limits_storage, create_limits_storage
 from webserver.app import create_app
-from webserver.keys import WebConfig
-from webserver.routes.telegram import configure_telegram_routes
+from webserver.keys import TelegramWebConfig, WebConfig
 from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook
-from webserver.signed import configure_signing
 
 log = logging.getLogger("unibot")
+T = TypeVar("T")
+BOT_API_ATTEMPTS = 5
 
 
 class StartupError(Exception):
@@ -68,6 +82,134 @@ def create_kv(settings: Settings) -> KeyValueStore:
     return MemoryStore()
 
 
+# --- settings translated into each part's configuration; the domain never sees a settings type ---------------
+
+
+def key_config(settings: Settings) -> KeyConfig:
+    auth = settings.auth
+    secret = None
+    if auth.algorithm == "HS256":
+        if auth.jwt_secret is not None:
+            secret = auth.jwt_secret.get_secret_value().encode()
+        else:
+            # Only local mode gets here: settings refuse the other modes without a secret.
+            secret = local_secret(settings.app.data_dir)
+    return KeyConfig(
+        algorithm=auth.algorithm,
+        issuer=auth.issuer,
+        audience=auth.audience,
+        hs256_secret=secret,
+        hs256_kid=auth.jwt_kid,
+        ed25519_private_pem=auth.ed25519_private_key.get_secret_value() if auth.ed25519_private_key else None,
+        ed25519_kid=auth.ed25519_kid,
+        ed25519_previous=tuple(zip(auth.ed25519_previous_kids, auth.ed25519_previous_public_keys, strict=True)),
+    )
+
+
+def argon2_parameters(settings: Settings) -> Parameters:
+    auth = settings.auth
+    return Parameters(
+        type=Type.ID,
+        version=19,
+        salt_len=16,
+        hash_len=32,
+        time_cost=auth.argon2_time_cost,
+        memory_cost=auth.argon2_memory_kib,
+        parallelism=auth.argon2_parallelism,
+    )
+
+
+def rate_tiers(settings: Settings) -> dict[str, RateLimitTier]:
+    rate = settings.ratelimit
+    window = rate.window_seconds
+    return {
+        AUTH: RateLimitTier(AUTH, rate.auth_limit, window),
+        GENERAL: RateLimitTier(GENERAL, rate.general_limit, window),
+        USER: RateLimitTier(USER, rate.user_limit, window),
+        SERVICE: RateLimitTier(SERVICE, rate.service_limit, window),
+    }
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    tg = settings.telegram_auth
+    ed25519 = None
+    if tg.ed25519_check:
+        ed25519 = Ed25519Check(
+            bot_id=int(settings.bot_token.split(":", 1)[0]),
+            public_key_hex=tg.ed25519_public_key,
+            required=tg.ed25519_required,
+        )
+    return IdentityConfig(
+        bot_token=settings.bot_token,
+        code_ttl=timedelta(seconds=tg.binding_code_ttl_seconds),
+        max_attempts=tg.binding_code_max_attempts,
+        max_age=tg.max_age_seconds,
+        future_skew=tg.future_skew_seconds,
+        refuse_replays=tg.refuse_replayed_init_data,
+        ed25519=ed25519,
+    )
+
+
+def feature_configs(settings: Settings) -> list[object]:
+    """Each feature's configuration; a feature adds its own here."""
+    auth = settings.auth
+    return [
+        AuthConfig(
+            access_ttl=timedelta(seconds=auth.access_ttl_seconds),
+            refresh_ttl=timedelta(days=auth.refresh_ttl_days),
+            refresh_grace=timedelta(seconds=auth.refresh_grace_seconds),
+        ),
+        UsersConfig(languages=settings.i18n.locales),
+        identity_config(settings),
+    ]
+
+
+def build_container(
+    settings: Settings, *, db: Database, kv: KeyValueStore, clock: Clock, limits_storage: LimitsStorage
+) -> Container:
+    """The process's long-lived infrastructure, built once; tests build theirs with this same function."""
+    keys = key_config(settings)
+    rate = settings.ratelimit
+    return Container(
+        db=db,
+        kv=kv,
+        clock=clock,
+        codec=create_codec(keys, clock),
+        passwords=PasswordService(argon2_parameters(settings), max_concurrency=settings.auth.password_hash_concurrency),
+        limiter=RateLimiter(limits_storage, rate_tiers(settings), enabled=rate.enabled, clock=clock),
+        throttle=LoginThrottle(
+            kv,
+            clock,
+            key=derived_key(keys, "login-throttle"),
+            free_failures=rate.login_free_failures,
+            account_max_delay=rate.login_account_max_delay,
+            ip_max_delay=rate.login_ip_max_delay,
+            memory_seconds=rate.login_failure_memory_seconds,
+        ),
+        configs=feature_configs(settings),
+        token_cache_size=settings.auth.token_cache_size,
+    )
+
+
+def web_config(settings: Settings) -> WebConfig:
+    tg = settings.telegram_auth
+    secrets = settings.signing.client_secrets()
+    return WebConfig(
+        version=app_version(),
+        mode=settings.mode.value,
+        max_body_bytes=settings.web.max_body_bytes,
+        trusted_proxies=settings.web.trusted_proxies,
+        telegram=TelegramWebConfig(
+            cookie_name=tg.cookie_name,
+            redirect_url=tg.login_redirect_url,
+            secure_cookies=settings.mode is not Mode.LOCAL,
+        ),
+        # The listed clients only: the list is what the operator allows, the secrets only back it.
+        signing_clients={client: SigningClient(client, secrets[client]) for client in settings.signing.clients},
+        signing_window=settings.signing.window_seconds,
+    )
+
+
 class Runtime:
     """Every long-lived part of one process, started and stopped in dependency order."""
 
@@ -77,7 +219,7 @@ class Runtime:
         self.clock = clock or SystemClock()
         self._extra_routers = list(extra_routers)
         self.db: Database | None = None
-        self.services: ServiceFactory | None = None
+        self.container: Container | None = None
         self.limits_storage: LimitsStorage | None = None
         self.kv: KeyValueStore | None = None
         self.fake_telegram: FakeTelegram | None = None
@@ -87,6 +229,7 @@ class Runtime:
         self.scheduler: AsyncIOScheduler | None = None
         self.web_url: str | None = None
         self._polling: asyncio.Task[None] | None = None
+        self._api_base: str | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -96,23 +239,26 @@ class Runtime:
         self.kv = create_kv(settings)
         redis_url = settings.redis.url.get_secret_value() if settings.redis.url else None
         self.limits_storage = create_limits_storage(redis_url, key_prefix=settings.redis.key_prefix)
-        services = create_services(
+        container = build_container(
             settings, db=self.db, kv=self.kv, clock=self.clock, limits_storage=self.limits_storage
         )
-        self.services = services
+        self.container = container
         # Revocations live in the database; a store that starts empty must learn them before serving.
-        await services.auth.warm_denylist(force=True)
+        await auth_jobs.warm_denylist(container, force=True)
 
         api_base = settings.bot.api_base_url
+        self._api_base = api_base
         if self.mode is Mode.LOCAL:
             self.fake_telegram = FakeTelegram(settings.local.stand_in_host, settings.local.stand_in_port)
             await self.fake_telegram.start()
             api_base = self.fake_telegram.base_url
+            self._api_base = api_base
         token = settings.bot_token
         self.bot = create_bot(token, api_base)
         i18n = create_i18n(settings.i18n.path, default_locale=settings.i18n.default, domain=settings.i18n.domain)
+        container.notifier = BotNotifier(self.bot, i18n)
         self.bot_runtime = create_dispatcher(
-            services=services,
+            container=container,
             i18n=i18n,
             fsm_storage=create_fsm_storage(redis_url, key_prefix=settings.redis.key_prefix),
             bot_id=self.bot.id,
@@ -127,34 +273,30 @@ class Runtime:
         if self.mode is Mode.WEBHOOK:
             hook = SecretWebhookHandler(dispatcher, self.bot, secret_token=settings.webhook_secret)
         app = create_app(
-            services=services,
-            clock=self.clock,
-            config=WebConfig(
-                version=app_version(),
-                mode=self.mode.value,
-                max_body_bytes=settings.web.max_body_bytes,
-                trusted_proxies=settings.web.trusted_proxies,
-            ),
-            extra_setup=lambda app: self._configure_app(app, hook),
+            container=container,
+            config=web_config(settings),
+            extra_setup=(lambda app: register_webhook(app, settings.webhook.path, hook)) if hook else None,
         )
         self.runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=settings.app.shutdown_timeout
         )
         await self.runner.setup()
         site = web.TCPSite(self.runner, settings.web.host, settings.web.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.web.host}:{settings.web.port} ({exc.strerror}); "
+                "set web.port (UNIBOT_WEB__PORT) to a free port"
+            ) from None
         host, port = self.runner.addresses[0][:2]
         self.web_url = f"http://{host}:{port}"
-        services.identity.public_base_url = settings.web.public_url or self.web_url
-        try:
-            me = await self.bot.get_me()
-            services.identity.bot_username = me.username
-        except Exception as exc:
-            # Deep links need the username; everything else works without it.
-            log.warning("getMe failed; start links are unavailable until restart", extra={"error": repr(exc)})
+        container.links.public_base_url = settings.web.public_url or self.web_url
+        me = await self._bot_api("getMe", self.bot.get_me)
+        container.links.bot_username = me.username
 
         if settings.scheduler.enabled:
-            jobs = maintenance_jobs(services, purge_interval=settings.scheduler.purge_interval_seconds)
+            jobs = maintenance_jobs(container, purge_interval=settings.scheduler.purge_interval_seconds)
             self.scheduler = create_scheduler(jobs, self.kv)
             self.scheduler.start()
 
@@ -162,15 +304,19 @@ class Runtime:
         allowed = dispatcher.resolve_used_update_types()
         if self.mode is Mode.WEBHOOK:
             assert settings.webhook.url is not None  # settings refuse webhook mode without one
-            await self.bot.set_webhook(
-                settings.webhook.url,
-                secret_token=settings.webhook_secret,
-                allowed_updates=allowed,
-                drop_pending_updates=settings.webhook.drop_pending_updates,
+            url = settings.webhook.url
+            await self._bot_api(
+                "setWebhook",
+                lambda: self.bot.set_webhook(  # type: ignore[union-attr]
+                    url,
+                    secret_token=settings.webhook_secret,
+                    allowed_updates=allowed,
+                    drop_pending_updates=settings.webhook.drop_pending_updates,
+                ),
             )
         else:
             # A webhook left over from an earlier run would make getUpdates fail with a conflict.
-            await self.bot.delete_webhook(drop_pending_updates=False)
+            await self._bot_api("deleteWebhook", lambda: self.bot.delete_webhook(drop_pending_updates=False))  # type: ignore[union-attr]
             self._polling = asyncio.create_task(
                 dispatcher.start_polling(
                     self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
@@ -179,18 +325,24 @@ class Runtime:
             )
         log.info("started", extra={"mode": self.mode.value, "web": self.web_url})
 
-    def _configure_app(self, app: web.Application, hook: SecretWebhookHandler | None) -> None:
-        """Settings-dependent parts of the web app, set before it starts (aiohttp freezes it then)."""
-        settings = self.settings
-        configure_telegram_routes(
-            app,
-            cookie_name=settings.telegram_auth.cookie_name,
-            redirect_url=settings.telegram_auth.login_redirect_url,
-            secure_cookies=self.mode is not Mode.LOCAL,
-        )
-        configure_signing(app, settings.signing)
-        if hook is not None:
-            register_webhook(app, settings.webhook.path, hook)
+    async def _bot_api(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A start-up call to the Bot API, retried with back-off while it is unreachable; then one clear line."""
+        delay = 1.0
+        for attempt in range(1, BOT_API_ATTEMPTS + 1):
+            try:
+                return await call()
+            except (TelegramNetworkError, TelegramServerError, OSError) as exc:
+                if attempt == BOT_API_ATTEMPTS:
+                    raise StartupError(
+                        f"the Bot API at {self._api_base or 'https://api.telegram.org'} did not answer {method} "
+                        f"({type(exc).__name__}); check bot.api_base_url and the network"
+                    ) from None
+                log.warning("Bot API unreachable, retrying", extra={"method": method, "in_seconds": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except TelegramUnauthorizedError:
+                raise StartupError("the Bot API refused the bot token (401); check UNIBOT_BOT__TOKEN") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _prepare_schema(self, db: Database) -> None:
         if self.mode is Mode.LOCAL:
@@ -245,8 +397,8 @@ class Runtime:
             await self.bot.session.close()
         if self.fake_telegram is not None:
             await self.fake_telegram.stop()
-        if self.services is not None:
-            await self.services.close()
+        if self.container is not None:
+            await self.container.close()
         if self.limits_storage is not None:
             await close_limits_storage(self.limits_storage)
         if self.kv is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -35,3 +35,14 @@ async def set_commands(bot: Bot, i18n: I18n) -> None:
             await bot.set_my_commands(commands, language_code=language)
         except Exception as exc:
             log.warning("setMyCommands failed", extra={"locale": locale, "error": repr(exc)})
+
+
+async def set_chat_commands(bot: Bot, i18n: I18n, *, chat_id: int, locale: str) -> None:
+    """The command menu of one chat in the language its person chose (the global menu follows Telegram's app
+    language, which may differ)."""
+    with i18n.use_locale(locale):
+        commands = [BotCommand(command=name, description=text) for name, text in command_list()]
+    try:
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=chat_id))
+    except Exception as exc:
+        log.warning("setMyCommands for a chat failed", extra={"error": type(exc).__name__})

@@ -13,6 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 
+from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.database import UnitOfWorkMiddleware
 from bot.middlewares.dedup import UpdateDedupMiddleware
 from bot.middlewares.errors import ErrorsMiddleware
@@ -20,7 +21,7 @@ from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.inflight import InFlightTracker
 from bot.middlewares.user import UserMiddleware
 from bot.routers import feature_routers
-from core.services import ServiceFactory
+from core.container import Container
 
 
 def create_bot(token: str, api_base_url: str | None = None) -> Bot:
@@ -46,7 +47,7 @@ class BotRuntime:
 
 def create_dispatcher(
     *,
-    services: ServiceFactory,
+    container: Container,
     i18n: I18n,
     fsm_storage: BaseStorage,
     bot_id: int,
@@ -54,18 +55,25 @@ def create_dispatcher(
 ) -> BotRuntime:
     dispatcher = Dispatcher(storage=fsm_storage)
     # Handlers receive these by name; nothing global is looked up.
-    dispatcher["services"] = services
-    dispatcher["clock"] = services.clock
+    dispatcher["container"] = container
+    dispatcher["clock"] = container.clock
 
     inflight = InFlightTracker()
-    # Outer update middlewares run in this order; the unit of work sits inside the error guard so a failed
+    # Outer update middlewares run in this order; the error guard wraps everything after it, so a failed
     # handler's transaction is rolled back before the apology is sent.
     dispatcher.update.outer_middleware(inflight)
-    dispatcher.update.outer_middleware(UpdateDedupMiddleware(services.kv, bot_id=bot_id, processing_ttl=processing_ttl))
+    dispatcher.update.outer_middleware(
+        UpdateDedupMiddleware(container.kv, bot_id=bot_id, processing_ttl=processing_ttl)
+    )
     dispatcher.update.outer_middleware(ErrorsMiddleware(i18n))
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(services))
-    dispatcher.update.outer_middleware(UserMiddleware())
+    dispatcher.update.outer_middleware(UserMiddleware(container))
     dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
+    dispatcher.update.outer_middleware(AccessMiddleware())
+    # The handler's own unit of work, read-only unless the chosen handler is flagged as writing.
+    units = UnitOfWorkMiddleware(container)
+    for name, observer in dispatcher.observers.items():
+        if name not in ("update", "error"):
+            observer.middleware(units)
 
     dispatcher.include_routers(*feature_routers())
     return BotRuntime(dispatcher=dispatcher, inflight=inflight)

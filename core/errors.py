@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class DomainError(Exception):
     status_hint = 400
+    # When true, the unit of work commits what was written before raising this (a failed attempt counted).
+    keeps_writes = False
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def keeping_writes(self) -> Self:
+        """Mark this refusal as one whose writes stand: the unit of work commits them, then raises it."""
+        self.keeps_writes = True
+        return self
 
 
 class ValidationFailed(DomainError):

@@ -7,14 +7,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.auth import jobs as auth_jobs
+from core.container import Container
+from core.identity import jobs as identity_jobs
 from storage.kv import KeyValueStore, KeyValueUnavailable
-
-if TYPE_CHECKING:
-    from core.services import ServiceFactory
 
 log = logging.getLogger("unibot.jobs")
 DENYLIST_CHECK_SECONDS = 60
@@ -28,15 +27,16 @@ class Job:
     interval_seconds: int
 
 
-def maintenance_jobs(services: ServiceFactory, *, purge_interval: int) -> list[Job]:
+def maintenance_jobs(container: Container, *, purge_interval: int) -> list[Job]:
+    """The one list of scheduled jobs; a feature adds its own here."""
     return [
         # Processed-update records and other expiring keys; Redis expires keys itself and reports 0.
-        Job("purge-expired-kv", services.kv.purge_expired, purge_interval),
+        Job("purge-expired-kv", container.kv.purge_expired, purge_interval),
         # Expired sessions, their refresh tokens, and denylist rows past their tokens' expiry.
-        Job("purge-expired-sessions", services.auth.purge_expired, purge_interval),
-        Job("purge-expired-binding-codes", services.identity.purge_expired_codes, purge_interval),
+        Job("purge-expired-sessions", lambda: auth_jobs.purge_expired_sessions(container), purge_interval),
+        Job("purge-expired-binding-codes", lambda: identity_jobs.purge_expired_codes(container), purge_interval),
         # A store that restarted empty gets the denylist back within a minute.
-        Job("warm-denylist", services.auth.warm_denylist, DENYLIST_CHECK_SECONDS),
+        Job("warm-denylist", lambda: auth_jobs.warm_denylist(container), DENYLIST_CHECK_SECONDS),
     ]
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.ratelimit import OutageReporter
-from core.settings import RateLimitSettings
 from storage.kv import KeyValueStore, KeyValueUnavailable
 
 log = logging.getLogger(__name__)
@@ -109,20 +108,6 @@ class LoginThrottle:
         self.ip_max_delay = ip_max_delay
         self.memory_seconds = memory_seconds
         self.outages = OutageReporter("login throttle store", clock, logger=log)
-
-    @classmethod
-    def from_settings(
-        cls, kv: KeyValueStore, clock: Clock, settings: RateLimitSettings, *, key: bytes
-    ) -> LoginThrottle:
-        return cls(
-            kv,
-            clock,
-            key=key,
-            free_failures=settings.login_free_failures,
-            account_max_delay=settings.login_account_max_delay,
-            ip_max_delay=settings.login_ip_max_delay,
-            memory_seconds=settings.login_failure_memory_seconds,
-        )
 
     def _account(self, account: str) -> _Subject:
         return _Subject(f"login:acct:{account_key(account, self._key)}", self.account_max_delay)

@@ -32,7 +32,6 @@ from limits.errors import StorageError
 from limits.storage import SlidingWindowCounterSupport as LocalWindows
 
 from core.clock import Clock, SystemClock
-from core.settings import RateLimitSettings
 from storage.ratelimit import LimitsStorage
 
 log = logging.getLogger(__name__)
@@ -64,16 +63,6 @@ class RateLimitResult(NamedTuple):
     reset_at: int
     # Seconds to wait before retrying: 0 when allowed, at least 1 when refused.
     retry_after: int
-
-
-def tiers_from_settings(settings: RateLimitSettings) -> dict[str, RateLimitTier]:
-    window = settings.window_seconds
-    return {
-        AUTH: RateLimitTier(AUTH, settings.auth_limit, window),
-        GENERAL: RateLimitTier(GENERAL, settings.general_limit, window),
-        USER: RateLimitTier(USER, settings.user_limit, window),
-        SERVICE: RateLimitTier(SERVICE, settings.service_limit, window),
-    }
 
 
 class OutageReporter:

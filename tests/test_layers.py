@@ -56,4 +56,32 @@ def test_dependency_rules(package: str) -> None:
 
 
 def test_rules_see_real_imports() -> None:
-    assert "storage.kv.KeyValueStore" in imported_modules(ROOT / "core" / "services.py")
+    assert "storage.kv.KeyValueStore" in imported_modules(ROOT / "core" / "container.py")
+
+
+def test_only_the_composition_root_reads_settings() -> None:
+    """The domain and the faces get configuration objects; translating settings is run.py's job."""
+    readers = []
+    for package in ("core", "bot", "webserver", "storage"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "core" / "settings.py":
+                continue
+            if any(module.startswith("core.settings") for module in imported_modules(path)):
+                readers.append(str(path.relative_to(ROOT)))
+    assert readers == []
+
+
+# The places in the domain allowed to open a unit of work: the container itself, the password pattern, and jobs
+# (a face like a request). Services never open one.
+UNIT_OPENERS = {"core/container.py", "core/auth/password_flows.py"}
+
+
+def test_services_never_open_a_unit_of_work() -> None:
+    openers = []
+    for path in sorted((ROOT / "core").rglob("*.py")):
+        relative = str(path.relative_to(ROOT))
+        if relative in UNIT_OPENERS or path.name == "jobs.py":
+            continue
+        if ".unit_of_work(" in path.read_text(encoding="utf-8"):
+            openers.append(relative)
+    assert openers == []

@@ -1,5 +1,11 @@
 """Route registry: each operation is declared once, with the pydantic models its handler validates with, and the
-same declaration registers the aiohttp route and produces its OpenAPI description."""
+same declaration registers the aiohttp route and produces its OpenAPI description.
+
+A route module declares module-level handlers with `@route(...)` and offers them with
+`create_api() -> Api.collect(module)`. The declaration also says what the wrapper does before the handler: the
+rate-limit tier, authentication (which applies the access policy), and the request's unit of work
+(`uow="read"` or `"write"`), which the handler finds in `request[UOW]`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,17 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
+from core.container import UnitOfWork
 from core.errors import DomainError
 from webserver.errors import ApiError, default_code
+from webserver.keys import CONTAINER
 from webserver.security import LATE_RATE_HEADERS, RateTier, guard
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
@@ -24,6 +33,11 @@ _JSON_TYPES = frozenset({"application/json"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# JSON bodies nested deeper than this are refused before anything parses them recursively.
+MAX_JSON_DEPTH = 32
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+UOW = web.RequestKey("uow", UnitOfWork)
+Transaction = Literal["read", "write"]
 
 
 class ErrorItem(BaseModel):
@@ -60,6 +74,64 @@ class Operation:
     errors: tuple[int, ...] = ()
     response_headers: tuple[str, ...] = ()
     content_type: str = "application/json"
+    uow: Transaction | None = None
+    # The path this operation repeats for older clients; /openapi.json marks it as an alias of that one.
+    alias_of: str | None = None
+
+
+def route(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    description: str = "",
+    tags: Sequence[str] = (),
+    body: type[BaseModel] | None = None,
+    documented_body: type[BaseModel] | None = None,
+    form: bool = False,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: bool = False,
+    rate: RateTier | Literal["default"] | None = "default",
+    errors: Sequence[int] = (),
+    response_headers: Sequence[str] = (),
+    content_type: str = "application/json",
+    uow: Transaction | None = None,
+    aliases: Sequence[str] = (),
+) -> Callable[[Handler], Handler]:
+    """Declare a module-level handler; `aliases` are further paths served by the same handler."""
+
+    def decorate(handler: Handler) -> Handler:
+        declared: list[Operation] = list(getattr(handler, "__operations__", []))
+        for alias in (None, *aliases):
+            declared.append(
+                Operation(
+                    method=method.upper(),
+                    path=alias or path,
+                    handler=handler,
+                    summary=summary,
+                    description=description or (handler.__doc__ or "").strip(),
+                    tags=tuple(tags),
+                    body=body,
+                    documented_body=documented_body,
+                    form=form,
+                    query=query,
+                    response=response,
+                    status=status,
+                    auth=auth,
+                    rate=("user" if auth else "general") if rate == "default" else rate,
+                    errors=tuple(errors),
+                    response_headers=tuple(response_headers),
+                    content_type=content_type,
+                    uow=uow,
+                    alias_of=path if alias else None,
+                )
+            )
+        handler.__operations__ = declared  # type: ignore[attr-defined]
+        return handler
+
+    return decorate
 
 
 @dataclass
@@ -118,6 +190,15 @@ class Api:
     def include(self, other: Api) -> None:
         self.operations.extend(other.operations)
 
+    @classmethod
+    def collect(cls, module: ModuleType) -> Api:
+        """The operations declared with `route` in a module, in the order the handlers are defined."""
+        api = cls(title=module.__name__, version="")
+        for value in vars(module).values():
+            if callable(value) and getattr(value, "__module__", None) == module.__name__:
+                api.operations.extend(getattr(value, "__operations__", ()))
+        return api
+
     def register(self, app: web.Application) -> None:
         for operation in self.operations:
             wrapped = _wrap(operation)
@@ -140,9 +221,18 @@ def _wrap(operation: Operation) -> Handler:
     body_model = operation.body
     query_model = operation.query
     handler = operation.handler
-    rate, auth = operation.rate, operation.auth
-    if body_model is None and query_model is None and rate is None and not auth:
+    rate, auth, transaction = operation.rate, operation.auth, operation.uow
+    if body_model is None and query_model is None and rate is None and not auth and transaction is None:
         return handler
+
+    async def call(request: web.Request, args: list[Any]) -> web.StreamResponse:
+        if transaction is None:
+            return await handler(request, *args)
+        # The request's one unit of work, opened after the input was validated and closed before the answer
+        # leaves: the answer reports only what was committed.
+        async with request.app[CONTAINER].unit_of_work(write=transaction == "write") as uow:
+            request[UOW] = uow
+            return await handler(request, *args)
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         headers = await guard(request, rate=rate, auth=auth) if rate is not None or auth else None
@@ -151,8 +241,8 @@ def _wrap(operation: Operation) -> Handler:
             if body_model is not None:
                 args.append(await parse_body(request, body_model, allow_form=operation.form))
             if query_model is not None:
-                args.append(validate(query_model, _single_values(request.query)))
-            response = await handler(request, *args)
+                args.append(validate(query_model, single_values(request.query)))
+            response = await call(request, args)
         except ApiError as exc:
             rate_headers = request.get(LATE_RATE_HEADERS, headers)
             if rate_headers:
@@ -177,7 +267,8 @@ def invalid(loc: list[str | int], msg: str, kind: str) -> ApiError:
     return ApiError(422, "Validation failed", errors=[{"loc": loc, "msg": msg, "type": kind}])
 
 
-def _single_values(values: MultiDictProxy[Any] | Mapping[str, Any]) -> dict[str, Any]:
+def single_values(values: MultiDictProxy[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    """A query or form as a plain mapping; a repeated field is refused rather than silently taking one value."""
     result: dict[str, Any] = {}
     for key in values:
         items = values.getall(key) if isinstance(values, MultiDictProxy) else [values[key]]
@@ -205,24 +296,53 @@ def validation_items(exc: ValidationError) -> list[dict[str, Any]]:
 async def parse_body(request: web.Request, model: type[M], *, allow_form: bool = False) -> M:
     content_type = request.content_type
     if content_type in _FORM_TYPES and allow_form:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "The form is not valid UTF-8 form data", error_code="MALFORMED_FORM") from None
         if any(not isinstance(value, str) for value in form.values()):
             raise invalid([], "Files are not accepted", "file")
-        return validate(model, _single_values(form))
+        return validate(model, single_values(form))
     raw = await request.read()
     if content_type not in _JSON_TYPES and not (content_type == "application/octet-stream" and not raw):
         accepted = "application/json" + (" or a form" if allow_form else "")
         raise ApiError(415, f"Send the body as {accepted}")
+    return validate(model, json_object(raw))
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object from a body: {} for an empty one; 400 for malformed or too deeply nested JSON."""
     if not raw:
-        data = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "Malformed JSON body", error_code="MALFORMED_JSON") from None
+        return {}
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", error_code="MALFORMED_JSON")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, "Malformed JSON body", error_code="MALFORMED_JSON") from None
     if not isinstance(data, dict):
         raise invalid([], "Expected a JSON object", "object")
-    return validate(model, data)
+    return data
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects, found without parsing (strings are skipped whole)."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        char = token.group()
+        if char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def respond(
+    model: type[BaseModel], value: object, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """Answer with `model` filled from a DTO's attributes."""
+    return model_response(model.model_validate(value, from_attributes=True), status=status, headers=headers)
 
 
 def model_response(model: BaseModel, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -239,8 +359,11 @@ def model_response(model: BaseModel, *, status: int = 200, headers: Mapping[str,
 _REF = "#/components/schemas/{model}"
 
 
-def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template=_REF)
+def _schema_ref(
+    model: type[BaseModel], components: dict[str, Any], *, mode: Literal["validation", "serialization"] = "validation"
+) -> dict[str, Any]:
+    # Answers are described as they are written (serialization), bodies as they are read.
+    schema = model.model_json_schema(ref_template=_REF, mode=mode)
     for name, definition in schema.pop("$defs", {}).items():
         components.setdefault(name, definition)
     components.setdefault(model.__name__, schema)
@@ -263,6 +386,10 @@ def build_openapi(api: Api) -> dict[str, Any]:
         }
         if operation.description:
             op["description"] = operation.description
+        if operation.alias_of is not None:
+            op["operationId"] += "_alias_" + re.sub(r"\W+", "_", operation.path).strip("_")
+            op["description"] = f"Alias of `{operation.alias_of}`, kept for older clients. " + op.get("description", "")
+            op["x-alias-of"] = operation.alias_of
         parameters: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _PATH_PARAM.findall(operation.path)
@@ -284,18 +411,17 @@ def build_openapi(api: Api) -> dict[str, Any]:
         responses: dict[str, Any] = {}
         success: dict[str, Any] = {"description": "Success"}
         if operation.response is not None:
-            success["content"] = {operation.content_type: {"schema": _schema_ref(operation.response, components)}}
+            ref = _schema_ref(operation.response, components, mode="serialization")
+            success["content"] = {operation.content_type: {"schema": ref}}
         if operation.response_headers:
             success["headers"] = {name: {"schema": {"type": "string"}} for name in operation.response_headers}
         responses[str(operation.status)] = success
         statuses = set(operation.errors)
         if body_model is not None or operation.query is not None:
-            statuses |= {413, 415, 422} if body_model is not None else {422}
+            statuses |= {400, 413, 415, 422} if body_model is not None else {400, 422}
         if operation.rate is not None:
             statuses.add(429)
-            success.setdefault("headers", {}).update(
-                {name: {"schema": {"type": "integer"}} for name in RATE_HEADERS}
-            )
+            success.setdefault("headers", {}).update({name: {"schema": {"type": "integer"}} for name in RATE_HEADERS})
         if operation.auth:
             statuses.add(401)
             op["security"] = [{"bearerAuth": []}]

@@ -6,36 +6,30 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from core.clock import Clock
-from core.services import ServiceFactory
+from core.container import Container
 from webserver.api import Api
 from webserver.client_ip import parse_trusted
-from webserver.keys import CLOCK, CONFIG, SERVICES, TRUSTED_PROXIES, WebConfig
+from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
-from webserver.routes import auth, health, service, telegram
+from webserver.routes import auth, health, identity, service, users
 from webserver.routes.docs import register_docs
-
-API_PREFIX = "/api/v1"
 
 
 def create_api(version: str) -> Api:
-    """Every documented operation; feature modules add theirs here."""
+    """Every documented operation: the one list of route modules; a feature adds its module here."""
     api = Api(
         title="Unibot API",
         version=version,
         description="REST API of the Unibot Telegram application. Errors share one JSON shape.",
     )
-    api.include(health.create_api())
-    api.include(auth.create_api())
-    api.include(telegram.create_api())
-    api.include(service.create_api())
+    for module in (health, auth, users, identity, service):
+        api.include(module.create_api())
     return api
 
 
 def create_app(
     *,
-    services: ServiceFactory,
-    clock: Clock,
+    container: Container,
     config: WebConfig,
     extra_setup: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
@@ -43,8 +37,7 @@ def create_app(
         client_max_size=config.max_body_bytes,
         middlewares=[request_middleware(config.max_body_bytes)],
     )
-    app[SERVICES] = services
-    app[CLOCK] = clock
+    app[CONTAINER] = container
     app[CONFIG] = config
     app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
 

@@ -15,17 +15,18 @@ Three credentials reach a route that needs a signed-in user:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 from typing import Literal
 
 from aiohttp import web
 
-from core.auth.guard import Authenticated
+from core.access import policy
+from core.auth.guard import Authenticated, InitDataProof
 from core.errors import Unauthorized
+from core.identity.service import IdentityService
 from webserver.client_ip import client_ip
 from webserver.errors import ApiError
-from webserver.keys import CONFIG, SERVICES, TRUSTED_PROXIES
+from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES
 from webserver.ratelimit import enforce
 
 log = logging.getLogger(__name__)
@@ -41,26 +42,6 @@ _INVALID = 'Bearer error="invalid_token"'
 _COOKIE_METHODS = frozenset({"GET", "HEAD"})
 # The denylist column holds 64 characters; 60 hex digits of the fingerprint (240 bits) are still unique.
 _TMA_JTI_DIGITS = 60
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramWebConfig:
-    """Login Widget cookie and redirect; set by `webserver.routes.telegram.configure_telegram_routes`."""
-
-    cookie_name: str = "unibot_access"
-    redirect_url: str = "/"
-    secure_cookies: bool = True
-
-
-TELEGRAM_WEB = web.AppKey("telegram_web", TelegramWebConfig)
-
-
-def telegram_web_config(app: web.Application) -> TelegramWebConfig:
-    configured = app.get(TELEGRAM_WEB)
-    if configured is not None:
-        return configured
-    # Unconfigured apps (tests, tools) still get safe cookies everywhere but on a developer's machine.
-    return TelegramWebConfig(secure_cookies=app[CONFIG].mode != "local")
 
 
 def request_ip(request: web.Request) -> str:
@@ -100,7 +81,9 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def authenticate(request: web.Request) -> Authenticated:
-    services = request.app[SERVICES]
+    """Who is calling, by bearer token, `tma` initData or the Login Widget's cookie, and whether the access policy
+    lets them in (403 when it refuses)."""
+    container = request.app[CONTAINER]
     credentials = _credentials(request)
     if credentials is None:
         cookie = _cookie_token(request)
@@ -112,25 +95,32 @@ async def authenticate(request: web.Request) -> Authenticated:
     scheme, value = credentials
     try:
         if scheme == "tma":
-            result = await services.guard.authenticate_init_data(value)
+            result = await container.guard.authenticate_init_data(value, lambda raw: _prove_init_data(request, raw))
         else:
-            result = await services.guard.authenticate(value)
+            result = await container.guard.authenticate(value)
     except Unauthorized as exc:
         raise _invalid_token(exc.message) from None
+    policy.require_access(result.user)
     request[AUTH] = result
     return result
+
+
+async def _prove_init_data(request: web.Request, raw: str) -> InitDataProof:
+    # Only when the guard has not seen this initData yet: it may create the Telegram account's user.
+    async with request.app[CONTAINER].unit_of_work(write=True) as uow:
+        return await IdentityService(uow).prove_init_data(raw)
 
 
 def _cookie_token(request: web.Request) -> str | None:
     if request.method not in _COOKIE_METHODS:
         return None
-    value = request.cookies.get(telegram_web_config(request.app).cookie_name)
+    value = request.cookies.get(request.app[CONFIG].telegram.cookie_name)
     return value or None
 
 
 async def guard(request: web.Request, *, rate: RateTier | None, auth: bool) -> dict[str, str]:
     """Returns headers for the response; raises ApiError (401, 429) to stop the request."""
-    limiter = request.app[SERVICES].limiter
+    limiter = request.app[CONTAINER].limiter
     headers: dict[str, str] = {}
     if rate in ("auth", "general"):
         # The service tier is counted by the route itself, per client once a signature is verified

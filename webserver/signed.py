@@ -1,39 +1,25 @@
 """Signed service calls on the web face: which outside bots this app accepts, and the check their routes run first.
 
-The scheme itself is ``core.signing``. Here it meets aiohttp: the registry lives on the application (so two apps
-in one process, as in tests, never share clients), nonces go to the app's key-value store (so replicas share them),
-and every refusal becomes the same 401 whatever the reason, which only the log names.
+The scheme itself is ``core.signing``. Here it meets aiohttp: the registered clients come with the app's
+configuration (so two apps in one process, as in tests, never share clients), nonces go to the app's key-value
+store (so replicas share them), and every refusal becomes the same 401 whatever the reason, which only the log
+names.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from aiohttp import web
 
 from core.ratelimit import AUTH, SERVICE
-from core.settings import SigningSettings
-from core.signing import HEADER_CLIENT_ID, SignatureError, SigningClient, verify_signed_request
+from core.signing import HEADER_CLIENT_ID, SignatureError, verify_signed_request
 from storage.kv import KeyValueUnavailable
 from webserver.errors import ApiError
-from webserver.keys import CLOCK, SERVICES
+from webserver.keys import CONFIG, CONTAINER
 from webserver.ratelimit import enforce
 from webserver.security import LATE_RATE_HEADERS, request_ip
-
-__all__ = [
-    "SIGNATURE_ERROR_CODE",
-    "SIGNATURE_ERROR_DETAIL",
-    "SIGNING_CLIENTS",
-    "SIGNING_HEADERS_DOC",
-    "SigningRegistry",
-    "configure_signing",
-    "require_signature",
-    "signature_error",
-]
 
 log = logging.getLogger(__name__)
 
@@ -48,35 +34,6 @@ SIGNING_HEADERS_DOC = (
 
 # Only for the log line: a client id that does not look like one may carry anything, line breaks included.
 _LOGGABLE_CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_DEFAULT_WINDOW = 300
-
-
-@dataclass(frozen=True, slots=True)
-class SigningRegistry:
-    """The outside bots one app accepts and how far their clocks may drift from ours."""
-
-    clients: Mapping[str, SigningClient] = field(default_factory=lambda: MappingProxyType({}))
-    window: int = _DEFAULT_WINDOW
-
-
-SIGNING_CLIENTS = web.AppKey("signing_clients", SigningRegistry)
-
-# An app that was never configured refuses every signed call: no registered client can match.
-_NOBODY = SigningRegistry()
-
-
-def configure_signing(app: web.Application, settings: SigningSettings) -> None:
-    """Register the clients listed in ``settings.clients``; call before the app starts (it is frozen then).
-
-    Secrets of ids not listed are ignored: the list is what the operator allows, the secrets only back it.
-    """
-    secrets = settings.client_secrets()
-    clients = {client_id: SigningClient(client_id, secrets[client_id]) for client_id in settings.clients}
-    unlisted = sorted(set(secrets) - set(clients))
-    if unlisted:
-        log.warning("signing secrets without a listed client are ignored", extra={"clients": unlisted})
-    app[SIGNING_CLIENTS] = SigningRegistry(clients=MappingProxyType(clients), window=settings.window_seconds)
-    log.info("signed service clients registered", extra={"clients": sorted(clients)})
 
 
 def signature_error() -> ApiError:
@@ -89,9 +46,10 @@ async def require_signature(request: web.Request) -> str:
     The raw bytes are read here; aiohttp keeps them, so the handler's later ``request.read()`` (and
     ``parse_body``) sees exactly the bytes that were verified.
     """
-    registry = request.app.get(SIGNING_CLIENTS, _NOBODY)
+    config = request.app[CONFIG]
+    container = request.app[CONTAINER]
     body = await request.read()
-    kv = request.app[SERVICES].kv
+    kv = container.kv
 
     async def claim_nonce(key: str, ttl: int) -> bool:
         try:
@@ -108,10 +66,10 @@ async def require_signature(request: web.Request) -> str:
             method=request.method,
             path=request.raw_path,
             body=body,
-            clients=registry.clients,
-            clock=request.app[CLOCK],
+            clients=config.signing_clients,
+            clock=container.clock,
             claim_nonce=claim_nonce,
-            window=registry.window,
+            window=config.signing_window,
         )
     except SignatureError as exc:
         claimed = request.headers.get(HEADER_CLIENT_ID, "")
@@ -124,10 +82,18 @@ async def require_signature(request: web.Request) -> str:
             },
         )
         # Failures count against the caller's address in the strict tier: past it, junk gets 429 instead of 401.
-        limiter = request.app[SERVICES].limiter
-        request[LATE_RATE_HEADERS] = await enforce(limiter, AUTH, f"ip:{request_ip(request)}")
+        request[LATE_RATE_HEADERS] = await enforce(container.limiter, AUTH, f"ip:{request_ip(request)}")
         raise signature_error() from None
     # Counted per client, not per IP: an outside bot calls for every user it serves, from one address or many.
-    limiter = request.app[SERVICES].limiter
-    request[LATE_RATE_HEADERS] = await enforce(limiter, SERVICE, f"client:{client_id}")
+    request[LATE_RATE_HEADERS] = await enforce(container.limiter, SERVICE, f"client:{client_id}")
     return client_id
+
+
+# auth_sessions.method is 32 characters; a client id may be 64.
+_METHOD_LIMIT = 32
+_METHOD_PREFIX = "service:"
+
+
+def session_method(client_id: str) -> str:
+    """How sessions opened for a client are labelled in the session list; cut to fit, it stays recognisable."""
+    return (_METHOD_PREFIX + client_id)[:_METHOD_LIMIT]

@@ -1,5 +1,9 @@
-"""One unit of work per update: handlers see a session and the services built on it; it commits when the
-update was handled and rolls back when the handler failed."""
+"""The handler's unit of work: read-only unless the handler says it writes (`flags={"writes": True}`), so that
+/help or /profile never takes SQLite's write lock. Committed when the handler returns, rolled back when it fails.
+
+Registered as an inner middleware on the dispatcher's observers: it runs once the handler is chosen, which is
+what lets it read the handler's flags, and it reaches every feature router below the dispatcher.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.flags import get_flag
 from aiogram.types import TelegramObject
 
-from core.services import ServiceFactory
+from core.container import Container
+
+WRITES = "writes"
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    def __init__(self, services: ServiceFactory) -> None:
-        self._services = services
+    def __init__(self, container: Container) -> None:
+        self._container = container
 
     async def __call__(
         self,
@@ -22,6 +29,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self._services.unit_of_work() as uow:
+        write = bool(get_flag(data, WRITES, default=False))
+        async with self._container.unit_of_work(write=write) as uow:
             data["uow"] = uow
             return await handler(event, data)

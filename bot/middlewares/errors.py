@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
@@ -43,6 +44,16 @@ class ErrorsMiddleware(BaseMiddleware):
             if isinstance(update.message, Message):
                 await bot.send_message(update.message.chat.id, text)
             elif isinstance(update.callback_query, CallbackQuery):
-                await bot.answer_callback_query(update.callback_query.id, text=text, show_alert=True)
-        except Exception:
-            log.warning("could not tell the user about the failure", exc_info=True)
+                await self._answer_query(bot, update.callback_query, text)
+        except Exception as exc:
+            log.warning("could not tell the user about the failure", extra={"error": type(exc).__name__})
+
+    @staticmethod
+    async def _answer_query(bot: Bot, query: CallbackQuery, text: str) -> None:
+        # The handler may have answered the query before it failed, and a query is answered only once: then the
+        # apology goes to the chat instead.
+        try:
+            await bot.answer_callback_query(query.id, text=text, show_alert=True)
+        except TelegramBadRequest:
+            if query.message is not None:
+                await bot.send_message(query.message.chat.id, text)

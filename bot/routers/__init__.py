@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import account, common, language
+from bot.routers import common, fallback, identity, users
 
 
 def feature_routers() -> list[Router]:
-    return [common.create_router(), language.create_router(), account.create_router()]
+    # The fallback answers what no feature took, so it comes last.
+    return [common.create_router(), users.create_router(), identity.create_router(), fallback.create_router()]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from core.auth.errors import InvalidTokenError
 from core.auth.state import AuthState, TokenStatus, UserState
@@ -23,11 +24,6 @@ from core.clock import Clock
 from core.errors import DomainError, Unauthorized
 from core.users.dto import UserDTO
 from storage.kv import KeyValueUnavailable
-from storage.repositories.auth import AuthRepository
-from storage.repositories.users import UserRepository
-
-if TYPE_CHECKING:
-    from core.services import ServiceFactory
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +45,20 @@ class Authenticated(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _InitDataProof:
+class InitDataProof:
+    """What a verified initData string stands for: its Telegram account, that account's user, and until when."""
+
     telegram_id: int
     user_id: int
     jti: str
     expires: float
+
+
+LoadUser = Callable[[int], Awaitable[UserDTO | None]]
+# (denied, session revoked, user state) read from the database when the key-value store is down.
+LoadStatus = Callable[[str, str | None, int], Awaitable[tuple[bool, bool, UserState | None]]]
+# Verifies initData and finds (or creates) its user; the face runs it in a unit of work of its own.
+ProveInitData = Callable[[str], Awaitable[InitDataProof]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +75,27 @@ def invalid(reason: str) -> Unauthorized:
 
 
 class AccessGuard:
+    """Long-lived caches in front of the database; the container gives it the reads it makes on a miss."""
+
     def __init__(
-        self, *, codec: JwtCodec, state: AuthState, factory: ServiceFactory, clock: Clock, cache_size: int
+        self,
+        *,
+        codec: JwtCodec,
+        state: AuthState,
+        clock: Clock,
+        cache_size: int,
+        load_user: LoadUser,
+        load_status: LoadStatus,
     ) -> None:
         self._codec = codec
         self._state = state
-        self._factory = factory
+        self._load_user = load_user
+        self._load_status = load_status
         self._clock = clock
         self._cache_size = cache_size
         self._tokens: OrderedDict[str, _Verified] = OrderedDict()
         self._users: OrderedDict[int, UserDTO] = OrderedDict()
-        self._init_data: OrderedDict[bytes, _InitDataProof] = OrderedDict()
+        self._init_data: OrderedDict[bytes, InitDataProof] = OrderedDict()
 
     def _verify(self, token: str) -> Principal:
         now = self._clock.time()
@@ -119,8 +134,9 @@ class AccessGuard:
         if status.session_revoked:
             raise invalid("session_revoked")
         user = await self._user(principal.user_id, status.user)
-        if user is None or not user.is_active:
-            raise invalid("user_inactive")
+        # An inactive user is found here and refused by the access policy, which both faces apply.
+        if user is None:
+            raise invalid("user_gone")
         if user.token_version != principal.token_version:
             raise invalid("token_version")
         return Authenticated(principal=principal, user=user)
@@ -129,17 +145,13 @@ class AccessGuard:
         cached = self._users.get(user_id)
         if cached is not None and published is not None and cached.revision == published.revision:
             return cached
-        async with self._factory.unit_of_work(write=False) as uow:
-            row = await UserRepository(uow.session).get(user_id)
-            user = UserDTO.from_model(row) if row is not None else None
+        user = await self._load_user(user_id)
         if user is None:
             self._users.pop(user_id, None)
             return None
         if published is None:
             with suppress(KeyValueUnavailable):
-                await self._state.offer_user(
-                    user_id, UserState(user.token_version, user.is_active, user.revision)
-                )
+                await self._state.offer_user(user_id, UserState(user.token_version, user.is_active, user.revision))
         elif published.revision > user.revision:
             # A replica published a change our read did not see yet (read replica lag); do not cache.
             return user
@@ -162,17 +174,8 @@ class AccessGuard:
             return await self._status_from_database(jti, session_id, user_id)
 
     async def _status_from_database(self, jti: str, session_id: str | None, user_id: int) -> TokenStatus:
-        async with self._factory.unit_of_work(write=False) as uow:
-            repo = AuthRepository(uow.session)
-            denied = await repo.is_denied(jti)
-            session = await repo.get_session(session_id) if session_id else None
-            user = await UserRepository(uow.session).get(user_id)
-            state = UserState(user.token_version, user.is_active, user.revision) if user is not None else None
-        return TokenStatus(
-            denied=denied,
-            session_revoked=session is not None and session.revoked_at is not None,
-            user=state,
-        )
+        denied, session_revoked, user = await self._load_status(jti, session_id, user_id)
+        return TokenStatus(denied=denied, session_revoked=session_revoked, user=user)
 
     # --- Authorization: tma <initData> ---------------------------------------------------------------------
 
@@ -180,7 +183,7 @@ class AccessGuard:
     def cached_init_data(self) -> int:
         return len(self._init_data)
 
-    async def authenticate_init_data(self, raw: str) -> Authenticated:
+    async def authenticate_init_data(self, raw: str, prove: ProveInitData) -> Authenticated:
         """The Mini App's `tma` scheme: valid initData stands for its Telegram user until it is too old.
 
         A proof is cached per process by digest, so a Mini App that sends the same header on every call costs one
@@ -192,7 +195,7 @@ class AccessGuard:
             del self._init_data[key]
             proof = None
         if proof is None:
-            proof = await self._prove_init_data(raw)
+            proof = await self._prove(raw, prove)
         status = await self._status(proof.jti, None, proof.user_id)
         if status.denied:
             raise invalid("denied")
@@ -200,10 +203,10 @@ class AccessGuard:
         if user is None or user.telegram_id != proof.telegram_id:
             # The Telegram account moved to another user (linked, unlinked): resolve it again.
             self._init_data.pop(key, None)
-            proof = await self._prove_init_data(raw)
+            proof = await self._prove(raw, prove)
             user = await self._user(proof.user_id, (await self._status(proof.jti, None, proof.user_id)).user)
-        if user is None or not user.is_active:
-            raise invalid("user_inactive")
+        if user is None:
+            raise invalid("user_gone")
         if self._cache_size:
             self._init_data[key] = proof
             self._init_data.move_to_end(key)
@@ -218,21 +221,12 @@ class AccessGuard:
         )
         return Authenticated(principal=principal, user=user)
 
-    async def _prove_init_data(self, raw: str) -> _InitDataProof:
-        identity = self._factory.identity
+    async def _prove(self, raw: str, prove: ProveInitData) -> InitDataProof:
         try:
-            proof = identity.verify_init_data(raw)
-            user = await identity.user_for_init_data(raw)
+            return await prove(raw)
         except DomainError as exc:
             # Malformed and forged alike: for a credential header the client's only move is to sign in again.
             raise invalid("init_data") from exc
-        return _InitDataProof(
-            telegram_id=proof.user.id,
-            user_id=user.id,
-            # The denylist column holds 64 characters; 60 hex digits of the fingerprint keep it unique enough.
-            jti=f"tma:{proof.fingerprint[:60]}",
-            expires=proof.auth_date.timestamp() + identity.config.max_age,
-        )
 
     def forget_user(self, user_id: int) -> None:
         """Local shortcut after a change made by this process; other replicas learn it from the store."""

@@ -1,4 +1,4 @@
-"""The JWT codec from settings: one pinned algorithm, its signing key, and the older keys still accepted."""
+"""The JWT codec from its key configuration: one pinned algorithm, its signing key, the older keys accepted."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import hmac
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from core.auth.tokens import Ed25519Key, HmacKey, JwtCodec, load_ed25519_private_pem, load_ed25519_public_pem
 from core.clock import Clock
-from core.settings import Mode, Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,50 +35,52 @@ def local_secret(data_dir: Path) -> bytes:
     return value
 
 
-def _hs256_secret(settings: Settings) -> bytes:
-    if settings.auth.jwt_secret is not None:
-        return settings.auth.jwt_secret.get_secret_value().encode()
-    if settings.mode is Mode.LOCAL:
-        return local_secret(settings.app.data_dir)
-    # Settings validation refuses this combination.
-    raise ValueError("auth.jwt_secret is required outside local mode")  # pragma: no cover
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    """The token keys as the composition root read them: one pinned algorithm and the keys it uses."""
+
+    algorithm: Literal["HS256", "EdDSA"]
+    issuer: str
+    audience: str
+    hs256_secret: bytes | None = None
+    hs256_kid: str = "hs1"
+    ed25519_private_pem: str | None = None
+    ed25519_kid: str = "ed1"
+    # (kid, public PEM) of older EdDSA keys that still verify tokens during a rotation.
+    ed25519_previous: tuple[tuple[str, str], ...] = ()
+
+    def signing_material(self) -> bytes:
+        if self.algorithm == "EdDSA":
+            if self.ed25519_private_pem is None:
+                raise ValueError("EdDSA needs a private key")
+            return self.ed25519_private_pem.encode()
+        if self.hs256_secret is None:
+            raise ValueError("HS256 needs a secret")
+        return self.hs256_secret
 
 
-def derived_key(settings: Settings, purpose: str) -> bytes:
+def derived_key(keys: KeyConfig, purpose: str) -> bytes:
     """A server-side key for `purpose`, derived from the token-signing secret that every replica already shares, so
     no extra secret has to be configured. Rotating the signing key changes it too: fine for short-lived uses."""
-    auth = settings.auth
-    if auth.algorithm == "EdDSA":
-        assert auth.ed25519_private_key is not None  # settings refuse EdDSA without one
-        material = auth.ed25519_private_key.get_secret_value().encode()
-    else:
-        material = _hs256_secret(settings)
-    return hmac.new(material, f"unibot-derived-key:{purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(keys.signing_material(), f"unibot-derived-key:{purpose}".encode(), hashlib.sha256).digest()
 
 
-def create_codec(settings: Settings, clock: Clock) -> JwtCodec:
-    auth = settings.auth
-    if auth.algorithm == "EdDSA":
-        assert auth.ed25519_private_key is not None  # settings refuse EdDSA without one
-        signing: Ed25519Key | HmacKey = load_ed25519_private_pem(
-            auth.ed25519_kid, auth.ed25519_private_key.get_secret_value()
-        )
-        previous: list[Ed25519Key | HmacKey] = [
-            load_ed25519_public_pem(kid, pem)
-            for kid, pem in zip(auth.ed25519_previous_kids, auth.ed25519_previous_public_keys, strict=True)
-        ]
+def create_codec(keys: KeyConfig, clock: Clock) -> JwtCodec:
+    if keys.algorithm == "EdDSA":
+        signing: Ed25519Key | HmacKey = load_ed25519_private_pem(keys.ed25519_kid, keys.signing_material().decode())
+        previous: list[Ed25519Key | HmacKey] = [load_ed25519_public_pem(kid, pem) for kid, pem in keys.ed25519_previous]
         return JwtCodec(
             algorithm="EdDSA",
             signing_key=signing,
             verification_keys=previous,
-            issuer=auth.issuer,
-            audience=auth.audience,
+            issuer=keys.issuer,
+            audience=keys.audience,
             clock=clock,
         )
     return JwtCodec(
         algorithm="HS256",
-        signing_key=HmacKey(auth.jwt_kid, _hs256_secret(settings)),
-        issuer=auth.issuer,
-        audience=auth.audience,
+        signing_key=HmacKey(keys.hs256_kid, keys.signing_material()),
+        issuer=keys.issuer,
+        audience=keys.audience,
         clock=clock,
     )

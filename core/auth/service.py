@@ -1,8 +1,7 @@
-"""Sign-up, sign-in, sessions and revocation, shared by the REST API and the bot.
+"""Sessions, tokens and revocation, shared by the REST API and the bot.
 
-Password hashing and verification run outside any transaction: an argon2 call takes tens of milliseconds, and
-holding SQLite's write lock (or a PostgreSQL row lock) that long would serialize every sign-in. So a sign-in reads
-in one short unit of work, verifies, and writes in a second one.
+An `AuthService` is built on one unit of work and does everything in its transaction. What needs a password hashed
+or verified runs through `core.auth.password_flows`, the one place that spans units of work.
 """
 
 from __future__ import annotations
@@ -15,21 +14,19 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import IntegrityError
 
-from core.auth.errors import PasswordPolicyError
-from core.auth.passwords import PasswordService, check_password_policy
-from core.auth.state import AuthState, UserState, grace_key, publish_quietly
-from core.auth.tokens import JwtCodec, TokenType, hash_refresh_token, new_refresh_token
-from core.clock import Clock
-from core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from core.auth.state import UserState, grace_key, publish_quietly
+from core.auth.tokens import TokenType, hash_refresh_token, new_refresh_token
+from core.container import UnitOfWork
+from core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from core.users.dto import UserDTO
-from core.users.normalize import email_key, is_email, login_key, username_key
 from core.users.referral import new_referral_code
+from core.users.service import UserService
 from storage.kv import KeyValueUnavailable
 from storage.models.auth import AuthSession, RefreshToken
 from storage.models.identity import Identity
@@ -38,13 +35,7 @@ from storage.repositories.auth import AuthRepository
 from storage.repositories.identity import IdentityRepository
 from storage.repositories.users import UserRepository
 
-if TYPE_CHECKING:
-    # The factory builds this service and this service opens units of work through the factory.
-    from core.services import ServiceFactory, UnitOfWork
-
 log = logging.getLogger(__name__)
-
-PURGE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,156 +81,80 @@ class Throttle(Protocol):
     async def record_success(self, account: str, ip: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _PasswordMatch:
-    user_id: int
-    stored_hash: str
-    needs_rehash: bool
-
-
 def user_state(user: User) -> UserState:
     return UserState(token_version=user.token_version, is_active=user.is_active, revision=user.revision)
 
 
+@dataclass(frozen=True, slots=True)
+class NewEmailUser:
+    email: str
+    email_key: str
+    username: str | None
+    username_key: str | None
+    password_hash: str
+    first_name: str | None
+    last_name: str | None
+
+
 class AuthService:
-    def __init__(
-        self,
-        *,
-        factory: ServiceFactory,
-        codec: JwtCodec,
-        passwords: PasswordService,
-        state: AuthState,
-        throttle: Throttle,
-        clock: Clock,
-        config: AuthConfig,
-    ) -> None:
-        self._factory = factory
-        self._codec = codec
-        self._passwords = passwords
-        self._state = state
-        self._throttle = throttle
-        self._clock = clock
-        self.config = config
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._session = uow.session
+        self._repo = AuthRepository(uow.session)
+        self._users = UserRepository(uow.session)
+        container = uow.container
+        self._codec = container.codec
+        self._state = container.auth_state
+        self._clock = uow.clock
+        self.config = uow.config(AuthConfig)
 
-    # --- registration and sign-in ----------------------------------------------------------------------------
+    # --- accounts and sessions ----------------------------------------------------------------------------------
 
-    async def register_email(
-        self,
-        *,
-        email: str,
-        password: str,
-        first_name: str | None,
-        last_name: str | None,
-        username: str | None,
-        client: ClientInfo,
-    ) -> tuple[UserDTO, TokenPair]:
-        if not is_email(email):
-            raise ValidationFailed("invalid_email", "This is not a valid email address")
-        try:
-            check_password_policy(password)
-        except PasswordPolicyError as exc:
-            raise ValidationFailed(exc.code, exc.message) from None
-        key = email_key(email)
-        name_key = username_key(username) if username else None
-        async with self._factory.unit_of_work(write=False) as uow:
-            users = UserRepository(uow.session)
-            if await users.by_email_key(key) is not None:
-                raise Conflict("email_taken", "Email already registered")
-            if name_key and await users.username_taken(name_key):
-                raise Conflict("username_taken", "This username is already taken")
-        password_hash = await self._passwords.hash(password)
+    async def create_email_user(self, new: NewEmailUser, client: ClientInfo) -> tuple[UserDTO, TokenPair]:
+        """Create an email account (its password already hashed) and sign it in."""
+        if await self._users.by_email_key(new.email_key) is not None:
+            raise Conflict("email_taken", "Email already registered")
+        if new.username_key and await self._users.username_taken(new.username_key):
+            raise Conflict("username_taken", "This username is already taken")
         now = self._clock.now()
-        async with self._factory.unit_of_work() as uow:
-            users = UserRepository(uow.session)
-            # Checked again inside the write transaction: another registration may have won meanwhile.
-            if await users.by_email_key(key) is not None:
-                raise Conflict("email_taken", "Email already registered")
-            user = User(
-                email=email,
-                email_key=key,
-                username=username,
-                username_key=name_key,
-                password_hash=password_hash,
-                referral_code=new_referral_code(),
-                first_name=first_name,
-                last_name=last_name,
-                date_joined=now,
-                last_login=now,
-                created_at=now,
-                updated_at=now,
-            )
-            try:
-                async with uow.session.begin_nested():
-                    await users.add(user)
-                    await IdentityRepository(uow.session).add(
-                        Identity(user_id=user.id, provider="email", subject=key, created_at=now)
-                    )
-            except IntegrityError:
-                raise Conflict("email_taken", "Email already registered") from None
-            pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
-            dto = UserDTO.from_model(user)
-        return dto, pair
-
-    async def _check_password(self, login: str, password: str, client: ClientInfo) -> _PasswordMatch:
-        """Throttling, constant-looking timing and failure counting shared by every password check."""
-        account = login_key(login)
-        ip = client.ip or "unknown"
-        wait = await self._throttle.retry_after(account, ip)
-        if wait is not None:
-            raise TooManyRequests("login_throttled", "Too many failed sign-ins; try again later", retry_after=wait)
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).by_login_key(account)
-            stored_hash = user.password_hash if user is not None else None
-            user_id = user.id if user is not None else None
-            active = user.is_active if user is not None else False
-        if stored_hash is None or user_id is None:
-            # Same work as a wrong password, so the answer's timing does not tell which accounts exist.
-            await self._passwords.verify_dummy(password)
-            await self._throttle.record_failure(account, ip)
-            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-        result = await self._passwords.verify(stored_hash, password)
-        if not result.ok:
-            await self._throttle.record_failure(account, ip)
-            raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-        await self._throttle.record_success(account, ip)
-        if not active:
-            raise Forbidden("account_disabled", "This account is disabled")
-        return _PasswordMatch(user_id=user_id, stored_hash=stored_hash, needs_rehash=result.needs_rehash)
-
-    async def login(self, *, login: str, password: str, client: ClientInfo) -> tuple[UserDTO, TokenPair]:
-        match = await self._check_password(login, password, client)
-        new_hash = await self._passwords.hash(password) if match.needs_rehash else None
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(match.user_id)
-            if user is None:
-                raise Unauthorized("invalid_credentials", "Incorrect email/username or password")
-            if not user.is_active:
-                raise Forbidden("account_disabled", "This account is disabled")
-            if new_hash is not None and user.password_hash == match.stored_hash:
-                user.password_hash = new_hash
-            user.last_login = self._clock.now()
-            await uow.users.touch(user)
-            pair = await self._open_session(AuthRepository(uow.session), user, "password", client)
-            dto = UserDTO.from_model(user)
-        return dto, pair
-
-    async def verify_credentials(self, *, login: str, password: str, client: ClientInfo) -> int:
-        """The user id behind a login and password, with the same throttling and timing as a sign-in."""
-        return (await self._check_password(login, password, client)).user_id
+        user = User(
+            email=new.email,
+            email_key=new.email_key,
+            username=new.username,
+            username_key=new.username_key,
+            password_hash=new.password_hash,
+            referral_code=new_referral_code(),
+            first_name=new.first_name,
+            last_name=new.last_name,
+            date_joined=now,
+            last_login=now,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._session.begin_nested():
+                await self._users.add(user)
+                await IdentityRepository(self._session).add(
+                    Identity(user_id=user.id, provider="email", subject=new.email_key, created_at=now)
+                )
+        except IntegrityError:
+            # Another registration won the race between the check above and this insert.
+            raise Conflict("email_taken", "Email already registered") from None
+        pair = await self._open_session(user, "password", client)
+        return UserDTO.from_model(user), pair
 
     async def open_session(self, user_id: int, *, method: str, client: ClientInfo) -> TokenPair:
-        """A new session for a user who proved who they are some other way (Telegram sign-in, linking)."""
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            if not user.is_active:
-                raise Forbidden("account_disabled", "This account is disabled")
-            user.last_login = self._clock.now()
-            await uow.users.touch(user)
-            return await self._open_session(AuthRepository(uow.session), user, method, client)
+        """A new session for a user who proved who they are (a password, Telegram sign-in, linking)."""
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        if not user.is_active:
+            raise Forbidden("account_disabled", "This account is disabled")
+        user.last_login = self._clock.now()
+        await UserService(self._uow).touch(user)
+        return await self._open_session(user, method, client)
 
-    async def _open_session(self, repo: AuthRepository, user: User, method: str, client: ClientInfo) -> TokenPair:
+    async def _open_session(self, user: User, method: str, client: ClientInfo) -> TokenPair:
         now = self._clock.now()
         session = AuthSession(
             id=uuid.uuid4().hex,
@@ -251,10 +166,10 @@ class AuthService:
             last_used_at=now,
             expires_at=now + self.config.refresh_ttl,
         )
-        await repo.add_session(session)
-        return await self._issue(repo, session, user, now)
+        await self._repo.add_session(session)
+        return await self._issue(session, user, now)
 
-    async def _issue(self, repo: AuthRepository, session: AuthSession, user: User, now: datetime) -> TokenPair:
+    async def _issue(self, session: AuthSession, user: User, now: datetime) -> TokenPair:
         access = self._codec.encode(
             {"sid": session.id, "ver": user.token_version},
             token_type=TokenType.ACCESS,
@@ -262,7 +177,7 @@ class AuthService:
             subject=str(user.id),
         )
         refresh, refresh_hash = new_refresh_token()
-        await repo.add_refresh_token(RefreshToken(token_hash=refresh_hash, session_id=session.id, issued_at=now))
+        await self._repo.add_refresh_token(RefreshToken(token_hash=refresh_hash, session_id=session.id, issued_at=now))
         session.access_jti = access.jti
         session.access_expires_at = access.expires_at
         return TokenPair(
@@ -276,42 +191,41 @@ class AuthService:
     # --- refresh ------------------------------------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str, client: ClientInfo) -> TokenPair:
+        """Rotate a refresh token. A reused one ends its session, and that revocation is committed before the
+        refusal reaches the caller."""
         if not refresh_token or len(refresh_token) > 256:
             raise Unauthorized("invalid_refresh_token", "Invalid or expired refresh token")
         token_hash = hash_refresh_token(refresh_token)
         now = self._clock.now()
-        reuse_of: str | None = None
-        async with self._factory.unit_of_work() as uow:
-            repo = AuthRepository(uow.session)
-            stored = await repo.refresh_token(token_hash)
-            session = await repo.get_session(stored.session_id) if stored is not None else None
-            if stored is None or session is None or session.revoked_at is not None or session.expires_at <= now:
-                raise Unauthorized("invalid_refresh_token", "Invalid or expired refresh token")
-            user = await UserRepository(uow.session).get(session.user_id)
-            if user is None or not user.is_active:
-                raise Unauthorized("invalid_refresh_token", "Invalid or expired refresh token")
-            if await repo.mark_replaced(token_hash, now):
-                pair = await self._issue(repo, session, user, now)
-                session.last_used_at = now
-                if client.ip:
-                    session.ip = client.ip
-                # Written before the commit: a concurrent refresh waits for our lock and then needs it.
-                await self._remember_successor(refresh_token, token_hash, pair)
-                return pair
-            # Lost the race (or the token was rotated earlier): read the row again, because the copy loaded above
-            # predates the winner's commit on databases that do not serialize writers (PostgreSQL).
-            await uow.session.refresh(stored)
-            replaced_at = stored.replaced_at
-            if replaced_at is not None and now - replaced_at <= self.config.refresh_grace:
-                successor = await self._recall_successor(refresh_token, token_hash)
-                if successor is not None:
-                    return successor
-            # An already rotated token outside the grace window: someone holds a copy. End the whole family.
-            session.revoked_at = now
-            reuse_of = session.id
-            uow.after_commit(self._publish_session_revoked(session.id, now))
-        log.warning("refresh token reuse: session revoked", extra={"session_id": reuse_of})
-        raise Unauthorized("refresh_token_reused", "Invalid or expired refresh token")
+        repo = self._repo
+        stored = await repo.refresh_token(token_hash)
+        session = await repo.get_session(stored.session_id) if stored is not None else None
+        if stored is None or session is None or session.revoked_at is not None or session.expires_at <= now:
+            raise Unauthorized("invalid_refresh_token", "Invalid or expired refresh token")
+        user = await self._users.get(session.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("invalid_refresh_token", "Invalid or expired refresh token")
+        if await repo.mark_replaced(token_hash, now):
+            pair = await self._issue(session, user, now)
+            session.last_used_at = now
+            if client.ip:
+                session.ip = client.ip
+            # Written before the commit: a concurrent refresh waits for our lock and then needs it.
+            await self._remember_successor(refresh_token, token_hash, pair)
+            return pair
+        # Lost the race (or the token was rotated earlier): read the row again, because the copy loaded above
+        # predates the winner's commit on databases that do not serialize writers (PostgreSQL).
+        await self._session.refresh(stored)
+        replaced_at = stored.replaced_at
+        if replaced_at is not None and now - replaced_at <= self.config.refresh_grace:
+            successor = await self._recall_successor(refresh_token, token_hash)
+            if successor is not None:
+                return successor
+        # An already rotated token outside the grace window: someone holds a copy. End the whole family.
+        session.revoked_at = now
+        self._uow.after_commit(self._publish_session_revoked(session.id, now))
+        log.warning("refresh token reuse: session revoked", extra={"session_id": session.id})
+        raise Unauthorized("refresh_token_reused", "Invalid or expired refresh token").keeping_writes()
 
     def _grace_cipher(self, refresh_token: str) -> AESGCM:
         # Only the holder of the old token can read its successor back out of the shared store.
@@ -352,138 +266,95 @@ class AuthService:
 
     async def logout(self, *, user_id: int, session_id: str | None, jti: str, expires_at: datetime) -> datetime:
         now = self._clock.now()
-        async with self._factory.unit_of_work() as uow:
-            repo = AuthRepository(uow.session)
-            await repo.deny_access_token(jti, expires_at)
-            if session_id is not None:
-                session = await repo.get_session(session_id)
-                if session is not None and session.user_id == user_id and session.revoked_at is None:
-                    session.revoked_at = now
-                    uow.after_commit(self._publish_session_revoked(session_id, now))
-            uow.after_commit(publish_quietly("deny", self._state.deny(jti, expires_at)))
+        await self._repo.deny_access_token(jti, expires_at)
+        if session_id is not None:
+            session = await self._repo.get_session(session_id)
+            if session is not None and session.user_id == user_id and session.revoked_at is None:
+                session.revoked_at = now
+                self._uow.after_commit(self._publish_session_revoked(session_id, now))
+        self._uow.after_commit(publish_quietly("deny", self._state.deny(jti, expires_at)))
         return now
 
     async def revoke_session(self, *, user_id: int, session_id: str) -> None:
         now = self._clock.now()
-        async with self._factory.unit_of_work() as uow:
-            session = await AuthRepository(uow.session).get_session(session_id)
-            if session is None or session.user_id != user_id or session.revoked_at is not None:
-                raise NotFound("session_not_found", "Session not found")
-            session.revoked_at = now
-            uow.after_commit(self._publish_session_revoked(session_id, now))
+        session = await self._repo.get_session(session_id)
+        if session is None or session.user_id != user_id or session.revoked_at is not None:
+            raise NotFound("session_not_found", "Session not found")
+        session.revoked_at = now
+        self._uow.after_commit(self._publish_session_revoked(session_id, now))
 
     async def revoke_all(self, user_id: int, *, reason: str) -> int:
         """Every session and every access token of the user, at once (logout everywhere, password change,
         account disabled, access level changed)."""
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            count = await self._revoke_all_in(uow, user)
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        count = await self.revoke_all_of(user)
         log.info("all sessions revoked", extra={"user_id": user_id, "reason": reason, "sessions": count})
         return count
 
-    async def _revoke_all_in(self, uow: UnitOfWork, user: User) -> int:
+    async def revoke_all_of(self, user: User) -> int:
         now = self._clock.now()
-        repo = AuthRepository(uow.session)
-        sessions = await repo.active_sessions(user.id, now)
+        sessions = await self._repo.active_sessions(user.id, now)
         for session in sessions:
             session.revoked_at = now
         # Access tokens carry the version they were issued under; raising it ends all of them.
         user.token_version += 1
-        await uow.users.touch(user)
+        await UserService(self._uow).touch(user)
         return len(sessions)
 
-    async def change_password(
-        self, *, user_id: int, current_password: str, new_password: str, client: ClientInfo
-    ) -> TokenPair:
-        try:
-            check_password_policy(new_password)
-        except PasswordPolicyError as exc:
-            raise ValidationFailed(exc.code, exc.message) from None
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            stored_hash = user.password_hash if user is not None else None
-        if stored_hash is None:
-            await self._passwords.verify_dummy(current_password)
-            raise Unauthorized("invalid_credentials", "The current password is not correct")
-        if not (await self._passwords.verify(stored_hash, current_password)).ok:
-            raise Unauthorized("invalid_credentials", "The current password is not correct")
-        new_hash = await self._passwords.hash(new_password)
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None or user.password_hash != stored_hash:
-                # Changed by another request meanwhile; make the caller start again.
-                raise Conflict("password_changed", "The password was changed meanwhile; try again")
-            user.password_hash = new_hash
-            await self._revoke_all_in(uow, user)
-            # The caller proved the password twice; keep it signed in with a fresh session.
-            return await self._open_session(AuthRepository(uow.session), user, "password", client)
+    async def set_password(self, user_id: int, *, expected_hash: str, new_hash: str, client: ClientInfo) -> TokenPair:
+        """Store a new password hash, sign out every session and open a fresh one for the caller."""
+        user = await self._users.get(user_id)
+        if user is None or user.password_hash != expected_hash:
+            # Changed by another request meanwhile; make the caller start again.
+            raise Conflict("password_changed", "The password was changed meanwhile; try again")
+        user.password_hash = new_hash
+        await self.revoke_all_of(user)
+        # The caller proved the password twice; keep it signed in with a fresh session.
+        return await self._open_session(user, "password", client)
 
     async def set_active(self, user_id: int, active: bool) -> None:
-        async with self._factory.unit_of_work() as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            user.is_active = active
-            if active:
-                await uow.users.touch(user)
-            else:
-                await self._revoke_all_in(uow, user)
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        user.is_active = active
+        if active:
+            await UserService(self._uow).touch(user)
+        else:
+            await self.revoke_all_of(user)
 
     async def list_sessions(self, *, user_id: int, current_session: str | None) -> list[SessionDTO]:
-        async with self._factory.unit_of_work(write=False) as uow:
-            sessions = await AuthRepository(uow.session).active_sessions(user_id, self._clock.now())
-            return [
-                SessionDTO(
-                    id=session.id,
-                    method=session.method,
-                    created_at=session.created_at,
-                    last_used_at=session.last_used_at,
-                    expires_at=session.expires_at,
-                    ip=session.ip,
-                    user_agent=session.user_agent,
-                    current=session.id == current_session,
-                )
-                for session in sessions
-            ]
+        sessions = await self._repo.active_sessions(user_id, self._clock.now())
+        return [
+            SessionDTO(
+                id=session.id,
+                method=session.method,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+                expires_at=session.expires_at,
+                ip=session.ip,
+                user_agent=session.user_agent,
+                current=session.id == current_session,
+            )
+            for session in sessions
+        ]
 
-    # --- maintenance --------------------------------------------------------------------------------------------
+    # --- maintenance (one batch per unit of work; the job repeats) --------------------------------------------
 
-    async def purge_expired(self) -> int:
-        """Delete expired sessions and denylist rows in small batches, each its own short transaction."""
-        removed = 0
-        while True:
-            now = self._clock.now()
-            async with self._factory.unit_of_work() as uow:
-                repo = AuthRepository(uow.session)
-                batch = await repo.purge_expired_sessions(now, now - self.config.access_ttl, PURGE_BATCH)
-                batch += await repo.purge_expired_denials(now, PURGE_BATCH)
-            removed += batch
-            if batch < PURGE_BATCH:
-                return removed
-
-    async def warm_denylist(self, *, force: bool = False) -> int:
-        """Reload revocations from the database into a store that lost them (a restart of either)."""
-        if force:
-            await self._state.mark_warm()
-        elif not await self._state.needs_warming():
-            return 0
+    async def purge_expired_batch(self, batch: int) -> int:
+        """Delete up to `batch` expired sessions and as many denylist rows; the caller repeats while it gets a full
+        batch back."""
         now = self._clock.now()
-        async with self._factory.unit_of_work(write=False) as uow:
-            repo = AuthRepository(uow.session)
-            denied = await repo.denied_since(now)
-            revoked = await repo.sessions_revoked_after(now - self.config.access_ttl)
-            pairs = [(row.jti, row.expires_at) for row in denied]
-            sessions = [(row.id, row.revoked_at) for row in revoked]
-        try:
-            for jti, expires_at in pairs:
-                await self._state.deny(jti, expires_at)
-            for session_id, revoked_at in sessions:
-                if revoked_at is not None:
-                    await self._state.revoke_session(session_id, revoked_at + self.config.access_ttl)
-        except KeyValueUnavailable:
-            await self._state.forget_warm()
-            raise
-        return len(pairs) + len(sessions)
+        removed = await self._repo.purge_expired_sessions(now, now - self.config.access_ttl, batch)
+        return removed + await self._repo.purge_expired_denials(now, batch)
 
+    async def revocations(self) -> tuple[list[tuple[str, datetime]], list[tuple[str, datetime]]]:
+        """Denied token ids and revoked sessions that can still matter, to reload a store that lost them."""
+        now = self._clock.now()
+        denied = await self._repo.denied_since(now)
+        revoked = await self._repo.sessions_revoked_after(now - self.config.access_ttl)
+        return (
+            [(row.jti, row.expires_at) for row in denied],
+            [(row.id, row.revoked_at + self.config.access_ttl) for row in revoked if row.revoked_at is not None],
+        )

@@ -4,7 +4,10 @@ Linking rule: a Telegram account and an email account become one user. When the 
 bare user of its own (created by talking to the bot, with no email and no password), linking moves its Telegram
 identity onto the email account and retires the bare user, carrying over its language, its referrer and the
 people it referred. When it already belongs to a real account, linking is refused with a conflict: accounts
-with sign-in methods of their own are never merged.
+with sign-in methods of their own are never merged. Referral rules hold through linking: a referrer is set once,
+never oneself, never in a cycle; the retired user's referral code keeps crediting the surviving account.
+
+An `IdentityService` works inside the unit of work it is built on; it never opens one.
 """
 
 from __future__ import annotations
@@ -14,26 +17,25 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiogram.utils.deep_linking import create_deep_link
 
+from core.auth.guard import InitDataProof
 from core.auth.service import AuthService, ClientInfo, TokenPair
-from core.clock import Clock
+from core.container import UnitOfWork
 from core.deeplinks import parse_start_payload
 from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.notify import Notice
 from core.telegram.initdata import Ed25519Check, validate_init_data
 from core.telegram.login_widget import validate_login_widget
 from core.telegram.user_data import TelegramAuthError, TelegramUser
 from core.users.dto import TelegramProfile, UserDTO
+from core.users.service import UserService
 from storage.kv import KeyValueUnavailable
-from storage.models.identity import BindingCode, Identity
+from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
 from storage.models.user import User
 from storage.repositories.identity import IdentityRepository
 from storage.repositories.users import UserRepository
-
-if TYPE_CHECKING:
-    from core.services import ServiceFactory, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,14 @@ class ReferralInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkCode:
+    """A usable binding code, as read before a password check."""
+
+    id: int
+    telegram_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TelegramSignIn:
     user: UserDTO
     created: bool
@@ -103,36 +113,38 @@ def invalid_code() -> ValidationFailed:
 
 
 class IdentityService:
-    def __init__(self, *, factory: ServiceFactory, auth: AuthService, clock: Clock, config: IdentityConfig) -> None:
-        self._factory = factory
-        self._auth = auth
-        self._clock = clock
-        self.config = config
-        # Set by the composition root once known: the bot's username (getMe) and the web server's public URL.
-        self.bot_username: str | None = None
-        self.public_base_url: str | None = None
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._session = uow.session
+        self._clock = uow.clock
+        self._repo = IdentityRepository(uow.session)
+        self._users = UserRepository(uow.session)
+        self._links = uow.container.links
+        self.config = uow.config(IdentityConfig)
 
     # --- links -------------------------------------------------------------------------------------------------
 
     def start_link(self, payload: str) -> str | None:
-        if not self.bot_username:
+        if not self._links.bot_username:
             return None
-        return create_deep_link(self.bot_username, "start", payload)
+        return create_deep_link(self._links.bot_username, "start", payload)
 
-    def link_page_url(self, code: str) -> str | None:
-        """The web page where a Telegram user confirms linking by signing in to the email account."""
-        if not self.public_base_url:
+    def link_page_url(self, code: str, *, language: str | None = None) -> str | None:
+        """The web page where a Telegram user confirms linking by signing in to the email account, in their
+        language."""
+        if not self._links.public_base_url:
             return None
-        return f"{self.public_base_url.rstrip('/')}/link?code={code}"
+        suffix = f"&lang={language}" if language else ""
+        return f"{self._links.public_base_url.rstrip('/')}/link?code={code}{suffix}"
 
     # --- Telegram sign-in -------------------------------------------------------------------------------------
 
     async def sign_in_with_init_data(self, raw: str, client: ClientInfo) -> TelegramSignIn:
         """Mini App sign-in: a session for the Telegram user that initData proves, created when new."""
-        auth = self.verify_init_data(raw)
+        auth = verify_init_data(self.config, self._uow, raw)
         if self.config.refuse_replays:
             try:
-                fresh = await self._factory.kv.set_if_absent(
+                fresh = await self._uow.container.kv.set_if_absent(
                     f"tg:initdata:{auth.fingerprint}", b"1", ttl=self.config.max_age + self.config.future_skew
                 )
             except KeyValueUnavailable:
@@ -141,22 +153,6 @@ class IdentityService:
             if not fresh:
                 raise Unauthorized("init_data_replayed", "This sign-in data was already used")
         return await self._sign_in(profile_of(auth.user), auth.start_param, "telegram_webapp", client)
-
-    def verify_init_data(self, raw: str) -> WebAppUserProof:
-        try:
-            auth = validate_init_data(
-                raw,
-                bot_token=self.config.bot_token,
-                clock=self._clock,
-                max_age=self.config.max_age,
-                future_skew=self.config.future_skew,
-                ed25519=self.config.ed25519,
-            )
-        except TelegramAuthError as exc:
-            raise _telegram_error(exc) from None
-        return WebAppUserProof(
-            user=auth.user, start_param=auth.start_param, fingerprint=auth.fingerprint, auth_date=auth.auth_date
-        )
 
     async def sign_in_with_widget(self, fields: dict[str, str], client: ClientInfo) -> TelegramSignIn:
         try:
@@ -180,84 +176,88 @@ class IdentityService:
     async def _sign_in(
         self, profile: TelegramProfile, referral: str | None, method: str, client: ClientInfo
     ) -> TelegramSignIn:
-        async with self._factory.unit_of_work() as uow:
-            user, created = await uow.users.ensure_telegram_user(profile)
-            referred_by = None
-            if created and referral:
-                referred_by = await self.apply_referral(uow, user.id, referral)
-        tokens = await self._auth.open_session(user.id, method=method, client=client)
-        async with self._factory.unit_of_work(write=False) as uow:
-            fresh = await uow.users.get(user.id)
+        user, created = await UserService(self._uow).ensure_telegram_user(profile)
+        referred_by = None
+        if created and referral:
+            referred_by = await self.apply_referral(user.id, referral)
+        tokens = await AuthService(self._uow).open_session(user.id, method=method, client=client)
+        fresh = await UserService(self._uow).get(user.id)
         return TelegramSignIn(user=fresh, created=created, tokens=tokens, referred_by_id=referred_by)
 
     async def session_for_telegram(self, telegram_id: int, *, method: str, client: ClientInfo) -> TokenPair:
         """A new session for the user of this Telegram account (signed service calls); never creates one."""
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).by_telegram_id(telegram_id)
-            user_id = user.id if user is not None else None
-        if user_id is None:
+        user = await self._users.by_telegram_id(telegram_id)
+        if user is None:
             raise NotFound("user_not_found", "User not found for this Telegram ID")
-        return await self._auth.open_session(user_id, method=method, client=client)
+        return await AuthService(self._uow).open_session(user.id, method=method, client=client)
 
     async def referral_payload_of(self, referrer_telegram_id: int | None, *, own_telegram_id: int) -> str | None:
-        """The start payload of a referrer named by Telegram id (seed 003's `referred_by_id`)."""
+        """The start payload of a referrer named by Telegram id (the signed registration's `referred_by_id`)."""
         if referrer_telegram_id is None or referrer_telegram_id == own_telegram_id:
             return None
-        async with self._factory.unit_of_work(write=False) as uow:
-            referrer = await UserRepository(uow.session).by_telegram_id(referrer_telegram_id)
-            code = referrer.referral_code if referrer is not None else None
+        referrer = await self._users.by_telegram_id(referrer_telegram_id)
+        code = referrer.referral_code if referrer is not None else None
         return f"ref_{code}" if code else None
 
     async def referrer_telegram_id(self, user_id: int) -> int | None:
-        async with self._factory.unit_of_work(write=False) as uow:
-            users = UserRepository(uow.session)
-            user = await users.get(user_id)
-            if user is None or user.referred_by_id is None:
-                return None
-            referrer = await users.get(user.referred_by_id)
-            return referrer.telegram_id if referrer is not None else None
+        user = await self._users.get(user_id)
+        if user is None or user.referred_by_id is None:
+            return None
+        referrer = await self._users.get(user.referred_by_id)
+        return referrer.telegram_id if referrer is not None else None
 
-    async def user_for_init_data(self, raw: str) -> UserDTO:
+    async def prove_init_data(self, raw: str) -> InitDataProof:
         """The `Authorization: tma <initData>` scheme: the user behind valid initData, created when new."""
-        proof = self.verify_init_data(raw)
-        async with self._factory.unit_of_work() as uow:
-            user, created = await uow.users.ensure_telegram_user(profile_of(proof.user))
-            if created and proof.start_param:
-                await self.apply_referral(uow, user.id, proof.start_param)
-        return user
+        proof = verify_init_data(self.config, self._uow, raw)
+        user, created = await UserService(self._uow).ensure_telegram_user(profile_of(proof.user))
+        if created and proof.start_param:
+            await self.apply_referral(user.id, proof.start_param)
+        return InitDataProof(
+            telegram_id=proof.user.id,
+            user_id=user.id,
+            # The denylist column holds 64 characters; 60 hex digits of the fingerprint keep it unique enough.
+            jti=f"tma:{proof.fingerprint[:60]}",
+            expires=proof.auth_date.timestamp() + self.config.max_age,
+        )
 
     # --- referrals --------------------------------------------------------------------------------------------
 
-    async def apply_referral(self, uow: UnitOfWork, user_id: int, payload: str) -> int | None:
+    async def apply_referral(self, user_id: int, payload: str) -> int | None:
         """Set the referrer once: never oneself, never overwritten, never a cycle. Returns the referrer's id."""
         link = parse_start_payload(payload)
         if link is None or link.kind != "ref":
             return None
-        repo = IdentityRepository(uow.session)
-        referrer = await repo.by_referral_code(link.value)
-        user = await UserRepository(uow.session).get(user_id)
-        if referrer is None or user is None or referrer.id == user.id or user.referred_by_id is not None:
+        referrer = await self._repo.by_referral_code(link.value)
+        user = await self._users.get(user_id)
+        if referrer is None or user is None or user.referred_by_id is not None:
             return None
-        ancestor: int | None = referrer.id
-        for _ in range(_REFERRAL_DEPTH):
-            ancestor = await repo.referrer_of(ancestor) if ancestor is not None else None
-            if ancestor is None:
-                break
-            if ancestor == user.id:
-                return None
+        if not await self._may_refer(referrer.id, user.id):
+            return None
         user.referred_by_id = referrer.id
-        await uow.users.touch(user)
+        await UserService(self._uow).touch(user)
         return referrer.id
 
+    async def _may_refer(self, referrer_id: int, user_id: int) -> bool:
+        """False when `referrer_id` is the user or descends from the user (the new edge would close a cycle)."""
+        ancestor: int | None = referrer_id
+        for _ in range(_REFERRAL_DEPTH):
+            if ancestor is None:
+                return True
+            if ancestor == user_id:
+                return False
+            ancestor = await self._repo.referrer_of(ancestor)
+        # Deeper than any real chain: refuse rather than risk a cycle.
+        return False
+
     async def referral_info(self, user_id: int) -> ReferralInfo:
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            count = await IdentityRepository(uow.session).referral_count(user_id)
-            code = user.referral_code or ""
-            referred_by = user.referred_by_id
-        return ReferralInfo(code=code, link=self.start_link(f"ref_{code}"), count=count, referred_by_id=referred_by)
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        count = await self._repo.referral_count(user_id)
+        code = user.referral_code or ""
+        return ReferralInfo(
+            code=code, link=self.start_link(f"ref_{code}"), count=count, referred_by_id=user.referred_by_id
+        )
 
     # --- binding codes ----------------------------------------------------------------------------------------
 
@@ -267,6 +267,11 @@ class IdentityService:
 
     async def issue_code_for_account(self, user_id: int) -> IssuedCode:
         """A code for a signed-in account that wants to link a Telegram account through a start link."""
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        if user.telegram_id is not None:
+            raise Conflict("already_linked", "This account is already linked to a Telegram account")
         return await self._issue(issued_to="account", telegram_id=None, user_id=user_id)
 
     async def _issue(self, *, issued_to: str, telegram_id: int | None, user_id: int | None) -> IssuedCode:
@@ -274,17 +279,16 @@ class IdentityService:
         code = secrets.token_urlsafe(16)
         now = self._clock.now()
         expires_at = now + self.config.code_ttl
-        async with self._factory.unit_of_work() as uow:
-            await IdentityRepository(uow.session).add_code(
-                BindingCode(
-                    code_hash=hash_code(code),
-                    issued_to=issued_to,
-                    telegram_id=telegram_id,
-                    user_id=user_id,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
+        await self._repo.add_code(
+            BindingCode(
+                code_hash=hash_code(code),
+                issued_to=issued_to,
+                telegram_id=telegram_id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=expires_at,
             )
+        )
         return IssuedCode(code=code, expires_at=expires_at, expires_in=int(self.config.code_ttl.total_seconds()))
 
     def _usable(self, code: BindingCode | None, issued_to: str, now: datetime) -> BindingCode:
@@ -298,85 +302,86 @@ class IdentityService:
             raise invalid_code()
         return code
 
-    async def _count_failure(self, code_id: int) -> None:
-        async with self._factory.unit_of_work() as uow:
-            await IdentityRepository(uow.session).count_failure(code_id)
+    async def telegram_code(self, code: str) -> LinkCode:
+        """A usable code issued to a Telegram chat (bot /link), read before its password check."""
+        row = self._usable(await self._repo.code_by_hash(hash_code(code)), TELEGRAM, self._clock.now())
+        assert row.telegram_id is not None
+        return LinkCode(id=row.id, telegram_id=row.telegram_id)
 
-    async def link_with_password(self, *, code: str, login: str, password: str, client: ClientInfo) -> UserDTO:
-        """The web page of bot /link: whoever signs in with the email account's password confirms the link."""
-        now = self._clock.now()
-        async with self._factory.unit_of_work(write=False) as uow:
-            row = self._usable(await IdentityRepository(uow.session).code_by_hash(hash_code(code)), TELEGRAM, now)
-            code_id, telegram_id = row.id, row.telegram_id
-        try:
-            user_id = await self._auth.verify_credentials(login=login, password=password, client=client)
-        except Unauthorized:
-            await self._count_failure(code_id)
-            raise
-        assert telegram_id is not None
-        return await self._redeem(code_id, TELEGRAM, target_user_id=user_id, telegram_id=telegram_id, profile=None)
+    async def count_code_failure(self, code_id: int) -> None:
+        await self._repo.count_failure(code_id)
+
+    async def redeem_telegram_code(self, code: LinkCode, *, target_user_id: int) -> UserDTO:
+        """Link the chat the code was issued to into the account whose password was just checked; the chat hears
+        about it once the link is committed."""
+        user = await self._redeem(code.id, TELEGRAM, target_user_id=target_user_id, telegram_id=code.telegram_id)
+        self._uow.after_commit(
+            self._uow.container.notifier.notify(
+                Notice(
+                    chat_id=code.telegram_id,
+                    key="linked",
+                    language=user.language,
+                    params={"account": user.email or user.display_name},
+                )
+            )
+        )
+        return user
 
     async def link_for_account(
         self, *, code: str, user_id: int, telegram_id: int, profile: TelegramProfile | None
     ) -> UserDTO:
         """Signed /telegram/confirm: the code a bot got for chat `telegram_id`, confirmed by the account's owner."""
         now = self._clock.now()
-        async with self._factory.unit_of_work(write=False) as uow:
-            repo = IdentityRepository(uow.session)
-            row = await repo.code_by_hash(hash_code(code))
-            live = await repo.live_codes_for_telegram(telegram_id, now)
+        row = await self._repo.code_by_hash(hash_code(code))
         if row is None or row.telegram_id != telegram_id:
             # A wrong guess counts against every live code of that chat, so guessing voids them.
-            for candidate in live:
-                await self._count_failure(candidate.id)
-            raise invalid_code()
+            for candidate in await self._repo.live_codes_for_telegram(telegram_id, now):
+                await self._repo.count_failure(candidate.id)
+            raise invalid_code().keeping_writes()
         self._usable(row, TELEGRAM, now)
         return await self._redeem(row.id, TELEGRAM, target_user_id=user_id, telegram_id=telegram_id, profile=profile)
 
     async def link_from_start(self, *, code: str, profile: TelegramProfile) -> UserDTO:
         """`/start link_<code>`: the Telegram account that opened the link joins the account that asked for it."""
-        now = self._clock.now()
-        async with self._factory.unit_of_work(write=False) as uow:
-            row = self._usable(await IdentityRepository(uow.session).code_by_hash(hash_code(code)), "account", now)
-            code_id, user_id = row.id, row.user_id
-        assert user_id is not None
+        row = self._usable(await self._repo.code_by_hash(hash_code(code)), "account", self._clock.now())
+        assert row.user_id is not None
         return await self._redeem(
-            code_id, "account", target_user_id=user_id, telegram_id=profile.telegram_id, profile=profile
+            row.id, "account", target_user_id=row.user_id, telegram_id=profile.telegram_id, profile=profile
         )
 
     async def _redeem(
-        self, code_id: int, issued_to: str, *, target_user_id: int, telegram_id: int, profile: TelegramProfile | None
+        self,
+        code_id: int,
+        issued_to: str,
+        *,
+        target_user_id: int,
+        telegram_id: int,
+        profile: TelegramProfile | None = None,
     ) -> UserDTO:
         now = self._clock.now()
-        async with self._factory.unit_of_work() as uow:
-            repo = IdentityRepository(uow.session)
-            if not await repo.claim_code(code_id, now):
-                raise invalid_code()
-            # Checked again under the write lock: the code may have expired or been voided meanwhile.
-            row = await uow.session.get(BindingCode, code_id)
-            if row is None or row.expires_at <= now or row.failed_attempts >= self.config.max_attempts:
-                raise invalid_code()
-            return await self._link(uow, target_user_id, telegram_id, profile)
+        if not await self._repo.claim_code(code_id, now):
+            raise invalid_code()
+        # Checked again after the claim: the code may have expired or been voided meanwhile.
+        row = await self._session.get(BindingCode, code_id)
+        if row is None or row.expires_at <= now or row.failed_attempts >= self.config.max_attempts:
+            raise invalid_code()
+        return await self._link(target_user_id, telegram_id, profile)
 
-    async def _link(
-        self, uow: UnitOfWork, target_user_id: int, telegram_id: int, profile: TelegramProfile | None
-    ) -> UserDTO:
-        users = UserRepository(uow.session)
-        repo = IdentityRepository(uow.session)
-        target = await users.get(target_user_id)
+    async def _link(self, target_user_id: int, telegram_id: int, profile: TelegramProfile | None) -> UserDTO:
+        target = await self._users.get(target_user_id)
         if target is None or not target.is_active:
             raise NotFound("user_not_found", "User not found")
         if target.telegram_id is not None and target.telegram_id != telegram_id:
             raise Conflict("already_linked", "This account is already linked to another Telegram account")
-        existing = await repo.find(TELEGRAM, str(telegram_id))
+        existing = await self._repo.find(TELEGRAM, str(telegram_id))
         if existing is not None and existing.user_id != target.id:
-            other = await users.get(existing.user_id)
+            other = await self._users.get(existing.user_id)
             if other is None:
                 raise Conflict("telegram_taken", "This Telegram account already belongs to another account")
-            await self._retire_bare_user(uow, other, target)
+            await self._retire_bare_user(other, target)
             existing = None
         if existing is None:
-            await repo.add(
+            await self._repo.add(
                 Identity(user_id=target.id, provider=TELEGRAM, subject=str(telegram_id), created_at=self._clock.now())
             )
             target.telegram_id = telegram_id
@@ -384,68 +389,92 @@ class IdentityService:
             target.telegram_username = profile.username
             target.first_name = target.first_name or profile.first_name
             target.last_name = target.last_name or profile.last_name
-        await uow.users.touch(target)
+        await UserService(self._uow).touch(target)
         return UserDTO.from_model(target)
 
-    async def _retire_bare_user(self, uow: UnitOfWork, other: User, target: User) -> None:
-        repo = IdentityRepository(uow.session)
-        identities = await repo.of_user(other.id)
+    async def _retire_bare_user(self, other: User, target: User) -> None:
+        identities = await self._repo.of_user(other.id)
         if other.password_hash is not None or any(identity.provider != TELEGRAM for identity in identities):
             raise Conflict("telegram_taken", "This Telegram account already belongs to another account")
         target.language = target.language or other.language
-        if target.referred_by_id is None and other.referred_by_id not in (None, target.id):
-            target.referred_by_id = other.referred_by_id
-        await repo.move_referrals(other.id, target.id)
+        target.telegram_username = target.telegram_username or other.telegram_username
+        # The people the retired user referred now count for the target; then its own referrer may follow, but
+        # only where that keeps every rule (never oneself, never a cycle through the moved referrals).
+        await self._repo.move_referrals(other.id, target.id)
+        inherited = other.referred_by_id
+        if target.referred_by_id is None and inherited is not None and await self._may_refer(inherited, target.id):
+            target.referred_by_id = inherited
+        await self._keep_referral_codes(other, target)
         # Its tokens must die with it: publish an inactive state before the row goes.
         other.is_active = False
         other.token_version += 1
         other.telegram_id = None
-        await uow.users.touch(other)
+        await UserService(self._uow).touch(other)
         for identity in identities:
-            await repo.remove(identity)
-        await uow.session.delete(other)
-        await uow.session.flush()
+            await self._repo.remove(identity)
+        await self._session.delete(other)
+        await self._session.flush()
         log.info("bare telegram user retired into linked account", extra={"retired": other.id, "into": target.id})
 
+    async def _keep_referral_codes(self, other: User, target: User) -> None:
+        """The person keeps the referral code they were shown in the bot, and every code either account ever had
+        keeps crediting the surviving account."""
+        retired_code, own_code = other.referral_code, target.referral_code
+        await self._repo.move_code_aliases(other.id, target.id)
+        other.referral_code = None
+        await self._session.flush()
+        if retired_code:
+            target.referral_code = retired_code
+            if own_code:
+                await self._repo.add_code_alias(ReferralCodeAlias(code=own_code, user_id=target.id))
+
     async def unlink_telegram(self, user_id: int) -> UserDTO:
-        async with self._factory.unit_of_work() as uow:
-            repo = IdentityRepository(uow.session)
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            identities = await repo.of_user(user_id)
-            telegram = next((identity for identity in identities if identity.provider == TELEGRAM), None)
-            if telegram is None:
-                raise NotFound("not_linked", "No Telegram account is linked")
-            others = [identity for identity in identities if identity.provider != TELEGRAM]
-            if not others or user.password_hash is None:
-                raise Conflict("last_sign_in_method", "Telegram is the only way to sign in to this account")
-            await repo.remove(telegram)
-            user.telegram_id = None
-            user.telegram_username = None
-            await uow.users.touch(user)
-            return UserDTO.from_model(user)
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        identities = await self._repo.of_user(user_id)
+        telegram = next((identity for identity in identities if identity.provider == TELEGRAM), None)
+        if telegram is None:
+            raise NotFound("not_linked", "No Telegram account is linked")
+        others = [identity for identity in identities if identity.provider != TELEGRAM]
+        if not others or user.password_hash is None:
+            raise Conflict("last_sign_in_method", "Telegram is the only way to sign in to this account")
+        await self._repo.remove(telegram)
+        user.telegram_id = None
+        user.telegram_username = None
+        await UserService(self._uow).touch(user)
+        return UserDTO.from_model(user)
 
     async def methods(self, user_id: int) -> SignInMethods:
-        async with self._factory.unit_of_work(write=False) as uow:
-            user = await UserRepository(uow.session).get(user_id)
-            if user is None:
-                raise NotFound("user_not_found", "User not found")
-            return SignInMethods(
-                telegram_id=user.telegram_id,
-                telegram_username=user.telegram_username,
-                email=user.email,
-                has_password=user.password_hash is not None,
-            )
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("user_not_found", "User not found")
+        return SignInMethods(
+            telegram_id=user.telegram_id,
+            telegram_username=user.telegram_username,
+            email=user.email,
+            has_password=user.password_hash is not None,
+        )
 
-    async def purge_expired_codes(self) -> int:
-        removed = 0
-        while True:
-            async with self._factory.unit_of_work() as uow:
-                batch = await IdentityRepository(uow.session).purge_codes(self._clock.now(), 500)
-            removed += batch
-            if batch < 500:
-                return removed
+    async def purge_expired_codes_batch(self, batch: int = 500) -> int:
+        return await self._repo.purge_codes(self._clock.now(), batch)
+
+
+def verify_init_data(config: IdentityConfig, uow: UnitOfWork, raw: str) -> WebAppUserProof:
+    try:
+        auth = validate_init_data(
+            raw,
+            bot_token=config.bot_token,
+            clock=uow.clock,
+            max_age=config.max_age,
+            future_skew=config.future_skew,
+            ed25519=config.ed25519,
+        )
+    except TelegramAuthError as exc:
+        raise _telegram_error(exc) from None
+    return WebAppUserProof(
+        user=auth.user, start_param=auth.start_param, fingerprint=auth.fingerprint, auth_date=auth.auth_date
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,12 @@
-"""User lifecycle shared by the bot and the REST API."""
+"""User lifecycle shared by the bot and the REST API; a `UserService` works inside the unit of work it is built on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import Clock
+from core.container import UnitOfWork
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.users.dto import TelegramProfile, UserDTO
 from core.users.normalize import username_key
@@ -17,23 +16,28 @@ from storage.models.user import User
 from storage.repositories.identity import IdentityRepository
 from storage.repositories.users import UserRepository
 
-ChangeListener = Callable[[User], None]
+
+def matches_profile(user: UserDTO, profile: TelegramProfile) -> bool:
+    """True when the user already carries the names Telegram reports, so nothing needs writing."""
+    return (user.first_name, user.last_name, user.telegram_username) == (
+        profile.first_name,
+        profile.last_name,
+        profile.username,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UsersConfig:
+    languages: tuple[str, ...]
 
 
 class UserService:
-    def __init__(
-        self,
-        session: AsyncSession,
-        clock: Clock,
-        *,
-        languages: tuple[str, ...],
-        on_change: ChangeListener,
-    ) -> None:
-        self._session = session
-        self._users = UserRepository(session)
-        self._clock = clock
-        self._languages = languages
-        self._on_change = on_change
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._session = uow.session
+        self._users = UserRepository(uow.session)
+        self._clock = uow.clock
+        self._languages = uow.config(UsersConfig).languages
 
     async def _load(self, user_id: int) -> User:
         user = await self._users.get(user_id)
@@ -46,10 +50,14 @@ class UserService:
         user.revision += 1
         user.updated_at = self._clock.now()
         await self._session.flush()
-        self._on_change(user)
+        self._uow.user_changed(user)
 
     async def get(self, user_id: int) -> UserDTO:
         return UserDTO.from_model(await self._load(user_id))
+
+    async def find_telegram_user(self, telegram_id: int) -> UserDTO | None:
+        user = await self._users.by_telegram_id(telegram_id)
+        return UserDTO.from_model(user) if user is not None else None
 
     async def ensure_telegram_user(self, profile: TelegramProfile) -> tuple[UserDTO, bool]:
         """Find the user of this Telegram account or create one; True when created.

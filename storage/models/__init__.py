@@ -2,7 +2,16 @@
 
 from storage.models.auth import AuthSession, RefreshToken, RevokedAccessToken
 from storage.models.base import Base
-from storage.models.identity import BindingCode, Identity
+from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
 from storage.models.user import User
 
-__all__ = ["AuthSession", "Base", "BindingCode", "Identity", "RefreshToken", "RevokedAccessToken", "User"]
+__all__ = [
+    "AuthSession",
+    "Base",
+    "BindingCode",
+    "Identity",
+    "ReferralCodeAlias",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "User",
+]

@@ -39,3 +39,12 @@ class BindingCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReferralCodeAlias(Base):
+    """A referral code that outlived its account (retired by linking): it keeps crediting the account it joined."""
+
+    __tablename__ = "referral_code_aliases"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models.identity import BindingCode, Identity
+from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
 from storage.models.user import User
 
 
@@ -88,8 +88,25 @@ class IdentityRepository:
     # --- referrals -----------------------------------------------------------------------------------------
 
     async def by_referral_code(self, code: str) -> User | None:
+        """The user of a code: its own current code, or one it kept from an account linked into it."""
         result = await self.session.execute(select(User).where(User.referral_code == code))
-        return result.scalar_one_or_none()
+        user = result.scalar_one_or_none()
+        if user is not None:
+            return user
+        alias = await self.session.get(ReferralCodeAlias, code)
+        return await self.session.get(User, alias.user_id) if alias is not None else None
+
+    async def add_code_alias(self, alias: ReferralCodeAlias) -> None:
+        self.session.add(alias)
+        await self.session.flush()
+
+    async def move_code_aliases(self, from_user: int, to_user: int) -> None:
+        await self.session.execute(
+            update(ReferralCodeAlias)
+            .where(ReferralCodeAlias.user_id == from_user)
+            .values(user_id=to_user)
+            .execution_options(synchronize_session=False)
+        )
 
     async def referral_count(self, user_id: int) -> int:
         result = await self.session.execute(

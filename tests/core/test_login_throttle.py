@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 
 from core.clock import ManualClock
 from core.login_throttle import LoginThrottle, account_key, failure_delay
-from core.settings import RateLimitSettings
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from tests.helpers.redis_server import RedisServer
 
@@ -118,7 +117,6 @@ async def test_account_is_normalised(kv: KeyValueStore) -> None:
     assert account_key(" ALICE@example.com", KEY) == hmac.new(KEY, ALICE.encode(), hashlib.sha256).hexdigest()
 
 
-
 async def test_parallel_failures_all_count(kv: KeyValueStore) -> None:
     clock = ManualClock()
     throttle = make(kv, clock)
@@ -175,14 +173,24 @@ async def test_store_down_fails_open(own_redis: RedisServer, caplog: pytest.LogC
         await kv.close()
 
 
-def test_from_settings() -> None:
-    settings = RateLimitSettings(login_free_failures=3, login_account_max_delay=20, login_ip_max_delay=200)
-    throttle = LoginThrottle.from_settings(MemoryStore(), ManualClock(), settings, key=KEY)
-    assert (throttle.free_failures, throttle.account_max_delay, throttle.ip_max_delay) == (3, 20, 200)
-    assert throttle.memory_seconds == settings.login_failure_memory_seconds
+def test_refuses_bad_parameters() -> None:
     with pytest.raises(ValueError, match="delays >= 1"):
         LoginThrottle(
-            throttle.kv, ManualClock(), key=KEY, free_failures=0, account_max_delay=0, ip_max_delay=1, memory_seconds=1
+            MemoryStore(),
+            ManualClock(),
+            key=KEY,
+            free_failures=0,
+            account_max_delay=0,
+            ip_max_delay=1,
+            memory_seconds=1,
         )
     with pytest.raises(ValueError, match="key"):
-        LoginThrottle.from_settings(MemoryStore(), ManualClock(), settings, key=b"short")
+        LoginThrottle(
+            MemoryStore(),
+            ManualClock(),
+            key=b"short",
+            free_failures=0,
+            account_max_delay=1,
+            ip_max_delay=1,
+            memory_seconds=1,
+        )

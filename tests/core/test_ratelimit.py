@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.clock import ManualClock
-from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier, tiers_from_settings
-from core.settings import RateLimitSettings
+from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier
 from storage.ratelimit import LimitsStorage, close_limits_storage, create_limits_storage
 from tests.helpers.redis_server import RedisServer
 
@@ -138,16 +137,6 @@ async def test_backs_off_from_a_failing_storage(own_redis: RedisServer) -> None:
         assert [(await limiter.hit("auth", "k")).allowed for _ in range(2)] == [True, False]
     finally:
         await close_limits_storage(storage)
-
-
-def test_tiers_from_settings() -> None:
-    settings = RateLimitSettings(window_seconds=30, auth_limit=5, general_limit=50, user_limit=500, service_limit=7)
-    assert tiers_from_settings(settings) == {
-        "auth": RateLimitTier("auth", 5, 30),
-        "general": RateLimitTier("general", 50, 30),
-        "user": RateLimitTier("user", 500, 30),
-        "service": RateLimitTier("service", 7, 30),
-    }
 
 
 async def test_unknown_tier_and_misnamed_tier_are_errors() -> None:

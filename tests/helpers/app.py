@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,15 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.bootstrap import create_services
 from core.clock import Clock
-from core.services import ServiceFactory
+from core.container import Container
 from core.settings import Settings, load_settings
+from run import build_container, web_config
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, RedisStore
 from storage.migrate import upgrade
 from storage.ratelimit import create_limits_storage
+from webserver.app import create_app
 
 # The cheapest argon2id the settings accept (OWASP's floor), so that tests with many sign-ins stay fast.
 FAST_ARGON2 = {"argon2_memory_kib": 19456, "argon2_time_cost": 2, "argon2_parallelism": 1}
@@ -59,9 +61,10 @@ async def database_url(tmp_path: Path) -> str:
     return f"{server}/{name}"
 
 
-async def make_services(
+async def make_container(
     tmp_path: Path, kv: KeyValueStore, clock: Clock, settings: Settings | None = None
-) -> ServiceFactory:
+) -> Container:
+    """The domain's container, built by the composition root's own function on a real, migrated database."""
     settings = settings or test_settings(tmp_path)
     db = Database(DatabaseConfig(url=await database_url(tmp_path)))
     await upgrade(db.write_engine)
@@ -70,7 +73,12 @@ async def make_services(
         kwargs = kv.client.connection_pool.connection_kwargs
         redis_url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
     storage = create_limits_storage(redis_url, key_prefix=kv.prefix if isinstance(kv, RedisStore) else "")
-    return create_services(settings, db=db, kv=kv, clock=clock, limits_storage=storage)
+    return build_container(settings, db=db, kv=kv, clock=clock, limits_storage=storage)
+
+
+def create_test_app(container: Container, settings: Settings, **config: object) -> web.Application:
+    """The web app as run.py builds it, for the given settings (config fields may be replaced)."""
+    return create_app(container=container, config=replace(web_config(settings), **config))  # type: ignore[arg-type]
 
 
 Client = TestClient[web.Request, web.Application]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Literal
@@ -11,8 +12,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from webserver.api import Api, model_response
-from webserver.keys import CONFIG, SERVICES
+from webserver.api import Api, model_response, route
+from webserver.keys import CONFIG, CONTAINER
 
 log = logging.getLogger(__name__)
 
@@ -30,39 +31,38 @@ class HealthResponse(BaseModel):
 
 
 def create_api() -> Api:
-    api = Api(title="health", version="")
+    return Api.collect(sys.modules[__name__])
 
-    @api.route(
-        "GET",
-        "/health",
-        summary="Health of this replica",
-        description="200 when the database and the key-value store answer; 503 naming the part that failed.",
-        tags=["system"],
-        response=HealthResponse,
-        errors=[503],
-        # Load balancers poll this; limiting it would turn a busy client into an outage.
-        rate=None,
+
+@route(
+    "GET",
+    "/health",
+    summary="Health of this replica",
+    description="200 when the database and the key-value store answer; 503 naming the part that failed.",
+    tags=["system"],
+    response=HealthResponse,
+    errors=[503],
+    # Load balancers poll this; limiting it would turn a busy client into an outage.
+    rate=None,
+)
+async def health(request: web.Request) -> web.StreamResponse:
+    container = request.app[CONTAINER]
+    config = request.app[CONFIG]
+    checks = {
+        "database": await _check("database", container.db.ping()),
+        "kv": await _check("kv", container.kv.ping()),
+    }
+    failed = [name for name, state in checks.items() if state == "failed"]
+    body = HealthResponse(
+        status="unhealthy" if failed else "healthy",
+        version=config.version,
+        mode=config.mode,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        checks=checks,
+        detail=f"Unavailable: {', '.join(failed)}" if failed else None,
+        error_code="SERVICE_UNAVAILABLE" if failed else None,
     )
-    async def health(request: web.Request) -> web.StreamResponse:
-        services = request.app[SERVICES]
-        config = request.app[CONFIG]
-        checks = {
-            "database": await _check("database", services.db.ping()),
-            "kv": await _check("kv", services.kv.ping()),
-        }
-        failed = [name for name, state in checks.items() if state == "failed"]
-        body = HealthResponse(
-            status="unhealthy" if failed else "healthy",
-            version=config.version,
-            mode=config.mode,
-            timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            checks=checks,
-            detail=f"Unavailable: {', '.join(failed)}" if failed else None,
-            error_code="SERVICE_UNAVAILABLE" if failed else None,
-        )
-        return model_response(body, status=503 if failed else 200)
-
-    return api
+    return model_response(body, status=503 if failed else 200)
 
 
 async def _check(name: str, probe: Awaitable[None]) -> Literal["ok", "failed"]:

@@ -11,28 +11,30 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from core.auth.service import ClientInfo
+from core.auth import jobs, password_flows
+from core.auth.service import AuthService, ClientInfo
 from core.clock import ManualClock
+from core.container import Container
 from core.errors import Unauthorized
-from core.services import ServiceFactory
+from core.users.service import UserService
 from storage.kv import KeyValueStore, RedisStore
 from storage.models import AuthSession, RevokedAccessToken
-from tests.helpers.app import make_services
+from tests.helpers.app import make_container
 from tests.helpers.redis_server import RedisServer
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="pytest")
 
 
 @pytest.fixture
-async def services(tmp_path: Path, kv: KeyValueStore) -> AsyncIterator[ServiceFactory]:
-    factory = await make_services(tmp_path, kv, ManualClock())
+async def services(tmp_path: Path, kv: KeyValueStore) -> AsyncIterator[Container]:
+    factory = await make_container(tmp_path, kv, ManualClock())
     yield factory
     await factory.close()
     await factory.db.dispose()
 
 
 @contextmanager
-def count_sql(services: ServiceFactory) -> Iterator[list[str]]:
+def count_sql(services: Container) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -48,14 +50,15 @@ def count_sql(services: ServiceFactory) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
-async def signed_up(services: ServiceFactory, email: str = "hot@example.org") -> tuple[int, str]:
-    user, pair = await services.auth.register_email(
+async def signed_up(services: Container, email: str = "hot@example.org") -> tuple[int, str]:
+    user, pair = await password_flows.register_email(
+        services,
         email=email, password="hot path password", first_name="Hot", last_name=None, username=None, client=CLIENT
     )
     return user.id, pair.access_token
 
 
-async def test_valid_token_costs_no_sql_once_warm(services: ServiceFactory) -> None:
+async def test_valid_token_costs_no_sql_once_warm(services: Container) -> None:
     _, token = await signed_up(services)
     await services.guard.authenticate(token)
     with count_sql(services) as statements:
@@ -65,11 +68,11 @@ async def test_valid_token_costs_no_sql_once_warm(services: ServiceFactory) -> N
     assert statements == []
 
 
-async def test_change_reaches_cached_user(services: ServiceFactory) -> None:
+async def test_change_reaches_cached_user(services: Container) -> None:
     user_id, token = await signed_up(services)
     await services.guard.authenticate(token)
-    async with services.unit_of_work() as uow:
-        await uow.users.update_profile(user_id, first_name="Changed")
+    async with services.unit_of_work(write=True) as uow:
+        await UserService(uow).update_profile(user_id, first_name="Changed")
     assert (await services.guard.authenticate(token)).user.first_name == "Changed"
 
 
@@ -78,12 +81,13 @@ async def test_other_replica_sees_revocation(tmp_path: Path, redis_server: Redis
     not shared between processes, which is why replicas need Redis)."""
     kv = RedisStore.from_url(redis_server.url, prefix="replicas:")
     clock = ManualClock()
-    first = await make_services(tmp_path, kv, clock)
-    second = await make_services(tmp_path, kv, clock)
+    first = await make_container(tmp_path, kv, clock)
+    second = await make_container(tmp_path, kv, clock)
     try:
         user_id, token = await signed_up(first)
         await second.guard.authenticate(token)
-        await first.auth.revoke_all(user_id, reason="test")
+        async with first.unit_of_work(write=True) as uow:
+            await AuthService(uow).revoke_all(user_id, reason="test")
         with pytest.raises(Unauthorized):
             await second.guard.authenticate(token)
     finally:
@@ -93,60 +97,60 @@ async def test_other_replica_sees_revocation(tmp_path: Path, redis_server: Redis
         await kv.close()
 
 
-async def test_purge_removes_only_expired(services: ServiceFactory) -> None:
+async def test_purge_removes_only_expired(services: Container) -> None:
     clock = services.clock
     assert isinstance(clock, ManualClock)
     user_id, token = await signed_up(services)
     claims = await services.guard.authenticate(token)
-    await services.auth.logout(
-        user_id=user_id,
-        session_id=claims.principal.session_id,
-        jti=claims.principal.jti,
-        expires_at=claims.principal.expires_at,
-    )
+    async with services.unit_of_work(write=True) as uow:
+        await AuthService(uow).logout(
+            user_id=user_id,
+            session_id=claims.principal.session_id,
+            jti=claims.principal.jti,
+            expires_at=claims.principal.expires_at,
+        )
     for index in range(3):
         await signed_up(services, f"keep{index}@example.org")
-    assert await services.auth.purge_expired() == 0  # the revoked session is still needed for the denylist
+    assert await jobs.purge_expired_sessions(services) == 0  # the revoked session is still needed for the denylist
     clock.advance(16 * 60)
-    removed = await services.auth.purge_expired()
+    removed = await jobs.purge_expired_sessions(services)
     assert removed == 2  # the revoked session and the expired denylist row
     async with services.unit_of_work(write=False) as uow:
         sessions = (await uow.session.execute(select(func.count()).select_from(AuthSession))).scalar_one()
         denied = (await uow.session.execute(select(func.count()).select_from(RevokedAccessToken))).scalar_one()
     assert (sessions, denied) == (3, 0)
     clock.advance(31 * 24 * 3600)
-    assert await services.auth.purge_expired() == 3
+    assert await jobs.purge_expired_sessions(services) == 3
 
 
-async def test_purge_works_in_batches(services: ServiceFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.auth.service as service_module
-
-    monkeypatch.setattr(service_module, "PURGE_BATCH", 2)
+async def test_purge_works_in_batches(services: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "PURGE_BATCH", 2)
     for index in range(5):
         await signed_up(services, f"batch{index}@example.org")
     clock = services.clock
     assert isinstance(clock, ManualClock)
     clock.advance(31 * 24 * 3600)
-    assert await services.auth.purge_expired() == 5
+    assert await jobs.purge_expired_sessions(services) == 5
 
 
-async def test_warm_job_restores_a_flushed_store(services: ServiceFactory) -> None:
+async def test_warm_job_restores_a_flushed_store(services: Container) -> None:
     user_id, token = await signed_up(services)
     claims = await services.guard.authenticate(token)
-    await services.auth.warm_denylist(force=True)
-    await services.auth.logout(
-        user_id=user_id,
-        session_id=claims.principal.session_id,
-        jti=claims.principal.jti,
-        expires_at=claims.principal.expires_at,
-    )
+    await jobs.warm_denylist(services, force=True)
+    async with services.unit_of_work(write=True) as uow:
+        await AuthService(uow).logout(
+            user_id=user_id,
+            session_id=claims.principal.session_id,
+            jti=claims.principal.jti,
+            expires_at=claims.principal.expires_at,
+        )
     # The store loses everything (a Redis restart without persistence).
     await services.kv.delete(
         "auth:denylist-warm",
         f"auth:deny:{claims.principal.jti}",
         f"auth:session-revoked:{claims.principal.session_id}",
     )
-    assert await services.auth.warm_denylist() == 2
-    assert await services.auth.warm_denylist() == 0  # marker set again: nothing to do
+    assert await jobs.warm_denylist(services) == 2
+    assert await jobs.warm_denylist(services) == 0  # marker set again: nothing to do
     with pytest.raises(Unauthorized):
         await services.guard.authenticate(token)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.auth.keys import derived_key
+from core.auth.keys import derived_key as derive
 from core.auth.tokens import generate_ed25519_key
+from core.settings import Settings
+from run import key_config
 from tests.helpers.app import test_settings as build_settings
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    return derive(key_config(settings), purpose)
 
 
 def test_derived_keys_follow_the_signing_secret_and_the_purpose(tmp_path: Path) -> None:

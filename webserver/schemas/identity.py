@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from core.telegram.initdata import MAX_INIT_DATA_LENGTH
-from webserver.routes.inputs import InputModel
+from webserver.schemas.inputs import InputModel
 
 _Query = Field(default=None, max_length=MAX_INIT_DATA_LENGTH)
 
@@ -68,7 +68,7 @@ class LinkPageQuery(_In):
 class TelegramUserOut(BaseModel):
     id: int
     telegram_id: int | None
-    username_tg: str | None
+    username_tg: str | None = Field(validation_alias="telegram_username")
     first_name: str | None
     last_name: str | None
     language: str | None

@@ -20,8 +20,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from core.telegram.user_data import MAX_USER_ID
-from webserver.routes.inputs import InputModel
-from webserver.routes.schemas import RegisterIn, RegisterOut, TokenOut
+from webserver.schemas.auth import RegisterIn, RegisterOut, TokenOut
+from webserver.schemas.inputs import InputModel
 
 
 def _not_bool(value: Any) -> Any:

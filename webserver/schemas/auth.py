@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.users.normalize import USERNAME_PATTERN
-from webserver.routes.inputs import InputModel
+from webserver.schemas.inputs import InputModel
 
 Password = Field(min_length=8, max_length=128, description="8 to 128 characters, never truncated")
 Name = Field(default=None, max_length=255)
@@ -144,7 +144,7 @@ class CheckOut(BaseModel):
 class ProfileOut(BaseModel):
     id: int
     telegram_id: int | None
-    username_tg: str | None
+    username_tg: str | None = Field(validation_alias="telegram_username")
     username: str | None
     email: str | None
     email_verified: bool
