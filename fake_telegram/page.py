@@ -16,12 +16,15 @@ CHAT_PAGE_HTML = """<!doctype html>
     --accent: #2f7fd1; --bot: #ffffff; --me: #dcf3d0; --warn: #b5461f;
   }
   * { box-sizing: border-box; }
+  /* dvh where supported: on phones 100vh is taller than the visible area and hides the message box. */
   body { margin: 0; font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-         color: var(--text); background: var(--bg); height: 100vh; display: flex; flex-direction: column; }
+         color: var(--text); background: var(--bg); height: 100vh; height: 100dvh; display: flex;
+         flex-direction: column; }
   header { background: #24384f; color: #fff; padding: 10px 16px; display: flex; align-items: baseline;
            gap: 12px; flex-wrap: wrap; }
   header h1 { font-size: 17px; margin: 0; }
   header small { color: #c3d0de; }
+  header .tagline-short { display: none; }
   main { flex: 1; display: flex; min-height: 0; }
   aside { width: 290px; background: var(--panel); border-right: 1px solid var(--line); padding: 14px;
           overflow-y: auto; display: flex; flex-direction: column; gap: 16px; }
@@ -38,7 +41,8 @@ CHAT_PAGE_HTML = """<!doctype html>
   .hint code, .info code { background: #f1f3f6; padding: 1px 4px; border-radius: 4px; word-break: break-all; }
   .info { font-size: 13px; display: grid; gap: 3px; }
   .error { color: var(--warn); font-size: 13px; min-height: 1em; }
-  #chat { flex: 1; display: flex; flex-direction: column; min-width: 0; }
+  #chat { flex: 1; display: flex; flex-direction: column; min-width: 0; min-height: 0; }
+  #panelToggle { display: none; }
   #messages { flex: 1; overflow-y: auto; padding: 16px; display: flex; flex-direction: column; gap: 8px; }
   .empty { margin: auto; color: var(--muted); text-align: center; max-width: 420px; }
   .msg { max-width: min(560px, 80%); padding: 8px 11px; border-radius: 12px; background: var(--bot);
@@ -79,25 +83,54 @@ CHAT_PAGE_HTML = """<!doctype html>
   #toast a { color: #9fd0ff; }
   dialog { border: 0; border-radius: 10px; max-width: 420px; box-shadow: 0 8px 30px rgba(0,0,0,.25); }
   dialog p { white-space: pre-wrap; }
-  #status { font-size: 12px; color: #c3d0de; margin-left: auto; }
-  @media (max-width: 720px) { main { flex-direction: column; } aside { width: auto; max-height: 40vh; } }
+  #status { font-size: 12px; color: #c3d0de; margin-left: auto; white-space: nowrap; overflow: hidden;
+            text-overflow: ellipsis; min-width: 0; }
+  /* Phones: the side panel folds into a bar (bot picker and a toggle for the rest) above the chat, so the
+     messages scroll between it and the message box, which stays at the bottom of the screen. */
+  @media (max-width: 720px) {
+    header { padding: 6px 12px; gap: 8px; flex-wrap: nowrap; }
+    header h1 { font-size: 15px; white-space: nowrap; }
+    header .tagline { display: none; }
+    header .tagline-short { display: inline; white-space: nowrap; }
+    main { flex-direction: column; }
+    aside { width: auto; flex: none; max-height: 60vh; max-height: 60dvh; padding: 8px 12px; gap: 10px;
+            border-right: 0; border-bottom: 1px solid var(--line); }
+    aside h2 { display: none; }
+    #botSection { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; }
+    #botSelect { flex: 1; width: auto; min-width: 0; }
+    #panelToggle { display: inline-block; flex: none; max-width: 45%; overflow: hidden; text-overflow: ellipsis;
+                   white-space: nowrap; }
+    #botHint { flex-basis: 100%; margin: 0; }
+    #botHint:empty { display: none; }
+    #botInfo { flex-basis: 100%; }
+    aside:not(.open) #botInfo, aside:not(.open) #userSection { display: none; }
+    #messages { padding: 10px; }
+    .msg { max-width: 88%; }
+    #composer { padding: 8px; gap: 6px; }
+    #composer input { min-width: 0; }
+    #menuList { right: 8px; left: 8px; min-width: 0; }
+  }
 </style>
 </head>
 <body>
 <header>
   <h1>Fake Telegram</h1>
-  <small>a local stand-in for trying bots without Telegram; nothing here reaches the real service</small>
+  <small class="tagline">a local stand-in for trying bots without Telegram; nothing here reaches the real
+    service</small>
+  <small class="tagline-short">not Telegram</small>
   <span id="status">starting…</span>
 </header>
 <main>
-  <aside>
-    <section>
+  <aside id="panel">
+    <section id="botSection">
       <h2>Bot</h2>
       <select id="botSelect" aria-label="Bot"></select>
+      <button type="button" class="secondary" id="panelToggle" aria-expanded="false"
+              aria-controls="userSection"></button>
       <p class="hint" id="botHint"></p>
       <div class="info" id="botInfo"></div>
     </section>
-    <section>
+    <section id="userSection">
       <h2>You</h2>
       <form id="userForm" autocomplete="off">
         <label for="userId">User id</label>
@@ -149,6 +182,10 @@ let messages = [];
 let version = -1;
 let loop = null;
 const hiddenKeyboards = new Set();
+// Highest message id rendered so far, to tell new messages from edits and deletions.
+let newestId = 0;
+// Whether the list shows its newest message; kept through re-renders and size changes (a phone keyboard opening).
+let pinned = true;
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -218,7 +255,22 @@ function fillUserForm() {
   $("lastName").value = user.last_name || "";
   $("username").value = user.username || "";
   $("languageCode").value = user.language_code || "";
+  renderPanelToggle();
 }
+
+/* On narrow screens the side panel is a bar; this button unfolds the bot details and the user form. */
+function renderPanelToggle() {
+  const open = $("panel").classList.contains("open");
+  $("panelToggle").textContent = "You: " + user.first_name + (open ? " ▴" : " ▾");
+  $("panelToggle").setAttribute("aria-expanded", String(open));
+}
+
+function setPanelOpen(open) {
+  $("panel").classList.toggle("open", open);
+  renderPanelToggle();
+}
+
+$("panelToggle").addEventListener("click", () => setPanelOpen(!$("panel").classList.contains("open")));
 
 function userPayload() {
   const payload = {id: user.id, first_name: user.first_name};
@@ -235,6 +287,7 @@ $("userForm").addEventListener("submit", (event) => {
   if (!user.first_name) { $("userError").textContent = "First name is required."; return; }
   $("userError").textContent = "";
   localStorage.setItem(USER_KEY, JSON.stringify(user));
+  setPanelOpen(false);
   restartChat();
 });
 
@@ -242,6 +295,7 @@ $("resetUser").addEventListener("click", () => {
   user = {...SAMPLE_USER};
   localStorage.setItem(USER_KEY, JSON.stringify(user));
   fillUserForm();
+  setPanelOpen(false);
   restartChat();
 });
 
@@ -437,9 +491,23 @@ function renderReplyKeyboard() {
   if (markup.input_field_placeholder) $("text").placeholder = markup.input_field_placeholder;
 }
 
+function scrollToNewest() {
+  const list = $("messages");
+  list.scrollTop = list.scrollHeight;
+  pinned = true;
+}
+
+$("messages").addEventListener("scroll", () => {
+  const list = $("messages");
+  pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+});
+new ResizeObserver(() => { if (pinned) scrollToNewest(); }).observe($("messages"));
+
 function renderMessages() {
   const list = $("messages");
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const newest = messages.reduce((highest, m) => Math.max(highest, m.message_id), 0);
+  const arrived = newest > newestId;
+  newestId = Math.max(newestId, newest);
   if (messages.length === 0) {
     list.replaceChildren(el("div", {class: "empty"}, botId === null
       ? "Waiting for a bot to call the fake Bot API…"
@@ -447,14 +515,17 @@ function renderMessages() {
   } else {
     list.replaceChildren(...messages.map(renderMessage));
   }
+  // After the reply keyboard, which takes height from the list. Edits and deletions keep the reader's place.
   renderReplyKeyboard();
-  if (nearBottom) list.scrollTop = list.scrollHeight;
+  if (arrived || pinned) scrollToNewest();
 }
 
 function restartChat() {
   if (loop) loop.abort();
   messages = [];
   version = -1;
+  newestId = 0;
+  pinned = true;
   hiddenKeyboards.clear();
   $("text").placeholder = "Write a message…";
   renderMessages();
@@ -490,6 +561,8 @@ async function pollMessages(signal, forBot, forUser) {
 async function sendText(text) {
   if (botId === null) { toast("No bot selected yet."); return; }
   if (!text.trim()) return;
+  // At once, so the reader sees where the message and the answer will appear; the poll scrolls again on arrival.
+  scrollToNewest();
   try {
     await api("user-api/bots/" + botId + "/messages", {
       method: "POST", headers: {"Content-Type": "application/json"},

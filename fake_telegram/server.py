@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -10,6 +11,7 @@ from aiohttp import ClientSession, web
 from aiohttp.typedefs import Handler
 
 from .bot_api import handle_bot_api, telegram_error
+from .delivery import deliver_updates
 from .page import CHAT_PAGE_HTML
 from .state import HTTP_SESSION_KEY, STATE_KEY, FakeTelegramState
 from .user_api import UserError, add_user_api_routes, user_error_response
@@ -58,7 +60,7 @@ async def _webhook_http_session(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE_KEY]
     session = ClientSession()
     app[HTTP_SESSION_KEY] = session
-    state.http = session
+    state.delivery_loop = functools.partial(deliver_updates, state, session)
     state.closing = False
     # A restarted server picks up the webhooks its state already had.
     for bot in list(state.bots.values()):
@@ -68,7 +70,7 @@ async def _webhook_http_session(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await state.shutdown()
-        state.http = None
+        state.delivery_loop = None
         await session.close()
 
 

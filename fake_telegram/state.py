@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -315,6 +315,11 @@ class BotState:
         }
 
 
+# One bot's webhook delivery, running until that bot's webhook changes. The server plugs it in together with its
+# HTTP session; this module cannot import it, since delivery runs Bot API methods that build on this module.
+DeliveryLoop = Callable[[BotState, WebhookConfig], Coroutine[Any, Any, None]]
+
+
 class FakeTelegramState:
     """All bots served by one fake server, plus the webhook delivery tasks working for them."""
 
@@ -330,7 +335,7 @@ class FakeTelegramState:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.delivery_timeout = delivery_timeout
-        self.http: ClientSession | None = None
+        self.delivery_loop: DeliveryLoop | None = None
         self._deliveries: dict[int, asyncio.Task[None]] = {}
 
     def bot(self, bot_id: int) -> BotState:
@@ -344,14 +349,9 @@ class FakeTelegramState:
 
     async def restart_delivery(self, bot: BotState) -> None:
         await self.stop_delivery(bot)
-        if bot.webhook is None or self.http is None or self.closing:
+        if bot.webhook is None or self.delivery_loop is None or self.closing:
             return
-        # Imported here because delivery runs Bot API methods, and those import this module.
-        from .delivery import deliver_updates
-
-        task = asyncio.create_task(
-            deliver_updates(self, self.http, bot, bot.webhook), name=f"fake-telegram-webhook-{bot.bot_id}"
-        )
+        task = asyncio.create_task(self.delivery_loop(bot, bot.webhook), name=f"fake-telegram-webhook-{bot.bot_id}")
         self._deliveries[bot.bot_id] = task
         task.add_done_callback(lambda done: self._forget_delivery(bot.bot_id, done))
 
