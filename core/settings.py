@@ -385,7 +385,10 @@ def load_settings(
     env_file: Path | str | None = Path(".env"),
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build settings; every call reads the files again, so nothing is built at import."""
+    """Build settings; every call reads the files again, so nothing is built at import.
+
+    Every UNIBOT_* variable of the environment or the .env file that names no setting is reported with an
+    UnknownSettingWarning before the settings are validated; invalid settings raise SettingsError."""
     data: dict[str, Any] = {}
     if toml_path is not None:
         path = Path(toml_path)
