@@ -24,6 +24,49 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {key: value for key, value in record.__dict__.items() if key not in _STANDARD}
 
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _text_escape(char: str) -> str:
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    # JSON spells characters beyond the BMP as a UTF-16 surrogate pair.
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def one_line(text: str) -> str:
+    """`text` with every character str.isprintable() refuses (CR, LF, other control and format characters,
+    line and paragraph separators, lone surrogates, non-ASCII spaces) escaped as \\r, \\n, \\t, \\xNN, \\uNNNN or
+    \\UNNNNNNNN, so that a client's text can neither end a log line nor start a forged one. Text without such
+    characters is returned as it is, after one C-speed check."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _text_escape(char) for char in text)
+
+
+def _json_one_line(line: str) -> str:
+    # json.dumps escapes C0 controls but, with ensure_ascii=False, leaves DEL, NEL (U+0085) and U+2028/U+2029 raw,
+    # which some readers take for line ends. Outside strings its output is printable ASCII, so every character
+    # left to escape sits inside a string, where a \u escape is valid JSON.
+    if line.isprintable():
+        return line
+    return "".join(char if char.isprintable() else _json_escape(char) for char in line)
+
+
 class FieldsRecord(logging.LogRecord):
     """A record with fields (what `extra=` would add), made without LogRecord's constructor.
 
@@ -62,12 +105,27 @@ class JsonFormatter(logging.Formatter):
         payload.update(_extras(record))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        try:
+            line = json.dumps(payload, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):
+            # An extra json cannot encode even with default=str (a dict with tuple keys, a cycle): keep the
+            # record, with such values as their str().
+            line = json.dumps({key: _plain(value) for key, value in payload.items()}, ensure_ascii=False)
+        return _json_one_line(line)
+
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
 class TextFormatter(logging.Formatter):
     """`2026-11-22 03:15:00,123 INFO    name: message key=value ...`, built by hand because the access log
-    writes one line per request and the generic formatter's time formatting dominated its cost."""
+    writes one line per request and the generic formatter's time formatting dominated its cost.
+
+    One record is always one line: the message, its arguments, extras and a traceback go through `one_line`, so
+    CR, LF and other control characters (a decoded request path can hold any of them) appear escaped, and a
+    traceback's own line breaks read as \\n.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,7 +146,8 @@ class TextFormatter(logging.Formatter):
             line += " " + " ".join(extras)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        # One check of the whole line costs less than one per field; escaping keeps the separators as they are.
+        return one_line(line)
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

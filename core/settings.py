@@ -6,14 +6,18 @@ Environment names are `UNIBOT_<SECTION>__<KEY>`, e.g. `UNIBOT_DB__URL` or `UNIBO
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -22,6 +26,11 @@ ENV_PREFIX = "UNIBOT_"
 LOCAL_BOT_TOKEN = "1000000001:local-stand-in-token-not-secret"  # noqa: S105
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "example", "xxx", "todo"})
 _WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+# Telegram's token shape: the bot's numeric id, a colon, then the secret part (35 characters today).
+_BOT_TOKEN_RE = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
+# UNIBOT_* variables that are not settings: run.py's path to the settings file, and the test suite's own.
+_NOT_SETTINGS = frozenset({"UNIBOT_CONFIG"})
+_TEST_VARIABLES_PREFIX = "UNIBOT_TEST_"
 
 
 class Mode(StrEnum):
@@ -48,6 +57,17 @@ class BotSettings(_Section):
     set_commands: bool = True
     menu_button_url: str | None = None
     handle_timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("token")
+    @classmethod
+    def _token_has_telegram_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty value means no token (local mode); a wrong one would only fail later, at Telegram.
+        if value is not None and value.get_secret_value() and not _BOT_TOKEN_RE.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                f"{ENV_PREFIX}BOT__TOKEN is not a bot token: expected the bot id's digits, a colon, then 30 or more "
+                "characters of [A-Za-z0-9_-], as @BotFather gives it"
+            )
+        return value
 
 
 class WebSettings(_Section):
@@ -303,6 +323,12 @@ class Settings(BaseSettings):
                 )
             if not self.webhook.url:
                 raise ValueError("webhook.url: webhook mode needs the public URL Telegram posts updates to")
+            if not self.web.public_url:
+                # Otherwise the links the bot sends (the /link pages) would point at web.host, e.g. 0.0.0.0.
+                raise ValueError(
+                    f"web.public_url: webhook mode needs {ENV_PREFIX}WEB__PUBLIC_URL, the public base URL of this "
+                    "server (e.g. https://bot.example.com), for the links the bot sends"
+                )
         return self
 
     def masked(self) -> dict[str, Any]:
@@ -345,13 +371,24 @@ class SettingsError(Exception):
     """Settings cannot be used; the message names the key and what is allowed."""
 
 
+class UnknownSettingWarning(UserWarning):
+    """An UNIBOT_* variable in the environment or the .env file names no setting.
+
+    Issued by `load_settings` with `warnings.warn`, so a caller without logging (run.py reads settings before it
+    sets logging up) still shows it on standard error. The message names the variable, never its value.
+    """
+
+
 def load_settings(
     toml_path: Path | str | None = Path("settings.toml"),
     *,
     env_file: Path | str | None = Path(".env"),
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build settings; every call reads the files again, so nothing is built at import."""
+    """Build settings; every call reads the files again, so nothing is built at import.
+
+    Every UNIBOT_* variable of the environment or the .env file that names no setting is reported with an
+    UnknownSettingWarning before the settings are validated; invalid settings raise SettingsError."""
     data: dict[str, Any] = {}
     if toml_path is not None:
         path = Path(toml_path)
@@ -364,10 +401,55 @@ def load_settings(
     if overrides:
         data = _deep_merge(data, dict(overrides))
     env_path = Path(env_file) if env_file is not None else None
+    if env_path is not None and not env_path.exists():
+        env_path = None
+    # Before validation, so the warnings also explain an error that a misspelt .env line causes.
+    _warn_unknown_variables(os.environ, "the environment")
+    if env_path is not None:
+        _warn_unknown_variables(dotenv_values(env_path), str(env_path))
     try:
-        return Settings(_env_file=env_path if env_path and env_path.exists() else None, **data)
+        return Settings(_env_file=env_path, **data)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+
+
+def setting_variables() -> frozenset[str]:
+    """Every environment name that sets something: UNIBOT_<SECTION> (the section as JSON) and
+    UNIBOT_<SECTION>__<KEY>, upper case (names are matched without regard to case)."""
+    names = set()
+    for section_name, field in Settings.model_fields.items():
+        section = f"{ENV_PREFIX}{section_name.upper()}"
+        names.add(section)
+        section_type = field.annotation
+        if isinstance(section_type, type) and issubclass(section_type, BaseModel):
+            names.update(f"{section}__{key.upper()}" for key in section_type.model_fields)
+    return frozenset(names)
+
+
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """The UNIBOT_* names among `names` that name no setting (UNIBOT_CONFIG and UNIBOT_TEST_* are not settings
+    and are never reported)."""
+    known = setting_variables()
+    unknown = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in _NOT_SETTINGS:
+            continue
+        if not upper.startswith(_TEST_VARIABLES_PREFIX):
+            unknown.append(name)
+    return unknown
+
+
+def _warn_unknown_variables(names: Iterable[str], source: str) -> None:
+    unknown = unknown_variables(names)
+    if not unknown:
+        return
+    known = sorted(setting_variables())
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        # stacklevel 3: the line that called load_settings.
+        warnings.warn(f"{name} in {source} names no setting{hint}", UnknownSettingWarning, stacklevel=3)
 
 
 def _refuse_secrets_in_file(data: Mapping[str, Any], path: Path) -> None:
@@ -395,5 +477,8 @@ def _describe(exc: ValidationError) -> str:
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
+        elif error["type"] == "value_error" and "error" in error.get("ctx", {}):
+            # Our validators' messages are complete sentences; pydantic's "Value error, " prefix only adds noise.
+            message = str(error["ctx"]["error"])
         lines.append(f"{location}: {message}")
     return "invalid settings:\n  " + "\n  ".join(lines)

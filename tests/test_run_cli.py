@@ -25,7 +25,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_check_config_masks_secrets(tmp_path: Path) -> None:
-    token = "123456:Secret-Token-Value-xyz"
+    token = "123456:Secret-Token-Value-xyz-0123456789"
     result = run(
         "check-config",
         "--env-file",

@@ -115,3 +115,74 @@ def test_text_and_json_lines_carry_the_extras() -> None:
     assert payload["msg"] == "GET /p 200"
     assert payload["request_id"] == "abc"
     assert payload["level"] == "INFO"
+
+
+# Characters str.splitlines() breaks on, and others that must not reach a log line raw (ESC starts terminal
+# sequences, U+202E reverses the text after it, a lone surrogate comes from undecodable input).
+FORGED_PATH = "/api/v1/auth/sessions\r\n2026-12-02 00:00:00,000 CRITICAL unibot: FORGED_LINE"
+HOSTILE = "a\rb\nc\x0bd\x0ce\x1cf\x1dg\x1eh\x85i\u2028j\u2029k\x1b[31ml\x7fm\u202en\tq\udcffr\U000e0001s"
+
+
+def hostile_record(exc_info: logging._SysExcInfoType | None = None) -> logging.LogRecord:
+    record = logging.LogRecord("unibot.http", logging.INFO, "", 0, "GET %s %s", (FORGED_PATH, 404), exc_info)
+    record.path = FORGED_PATH
+    record.user_agent = HOSTILE
+    record.first_name = "Ева\u2028Mallory"
+    return record
+
+
+def test_text_line_escapes_what_clients_control() -> None:
+    text = TextFormatter().format(hostile_record())
+    assert len(text.splitlines()) == 1
+    assert text.isprintable()
+    assert "GET /api/v1/auth/sessions\\r\\n2026-12-02 00:00:00,000 CRITICAL unibot: FORGED_LINE 404" in text
+    assert "path=/api/v1/auth/sessions\\r\\n2026" in text
+    assert (
+        "user_agent=a\\rb\\nc\\x0bd\\x0ce\\x1cf\\x1dg\\x1eh\\x85i\\u2028j\\u2029k\\x1b[31ml\\x7fm\\u202en\\tq\\udcffr"
+        "\\U000e0001s"
+    ) in text
+    assert "first_name=Ева\\u2028Mallory" in text
+
+
+def test_text_line_without_control_characters_is_unchanged() -> None:
+    record = logging.LogRecord("unibot.http", logging.INFO, "", 0, "GET %s %s", ("/p/ü/😀 x", 200), None)
+    record.first_name = "Ева"
+    text = TextFormatter().format(record)
+    assert text.endswith(" INFO    unibot.http: GET /p/ü/😀 x 200 first_name=Ева")
+
+
+def test_text_traceback_stays_on_the_line() -> None:
+    try:
+        raise ValueError("bad input\nFORGED_LINE")
+    except ValueError:
+        record = hostile_record(sys.exc_info())
+    text = TextFormatter().format(record)
+    assert len(text.splitlines()) == 1
+    assert "\\nTraceback (most recent call last):\\n" in text
+    assert "ValueError: bad input\\nFORGED_LINE" in text
+
+
+def test_json_line_is_one_line_and_keeps_the_values() -> None:
+    try:
+        raise ValueError("bad input\nFORGED_LINE\u2028")
+    except ValueError:
+        record = hostile_record(sys.exc_info())
+    line = JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1
+    assert line.isprintable()
+    payload = json.loads(line)
+    assert payload["user_agent"] == HOSTILE
+    assert payload["path"] == FORGED_PATH
+    assert payload["first_name"] == "Ева\u2028Mallory"
+    assert payload["msg"] == f"GET {FORGED_PATH} 404"
+    assert payload["exc"].endswith("ValueError: bad input\nFORGED_LINE\u2028")
+
+
+def test_json_line_survives_extras_json_cannot_encode() -> None:
+    record = logging.LogRecord("unibot", logging.WARNING, "", 0, "odd extras", (), None)
+    record.pairs = {("a", "b"): "x\ny"}
+    line = JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1
+    payload = json.loads(line)
+    assert payload["msg"] == "odd extras"
+    assert payload["pairs"] == str({("a", "b"): "x\ny"})

@@ -13,7 +13,7 @@ from storage.db import Database, DatabaseConfig
 from storage.repositories.users import UserRepository
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "5151515151:shutdown-test-token-abcdef"
+TOKEN = "5151515151:shutdown-test-token-abcdef-0123456789"
 CAROL: FakeUser = {"id": 31_000_001, "first_name": "Carol", "language_code": "en"}
 
 

@@ -17,7 +17,7 @@ from tests.e2e.conftest import StartRuntime, e2e_settings
 from tests.helpers.chat import say
 from tests.helpers.net import free_port
 
-TOKEN = "4242424242:webhook-test-token-abcdef"
+TOKEN = "4242424242:webhook-test-token-abcdef-0123456789"
 SECRET = "Webhook_secret-" + "x" * 30
 BOB: FakeUser = {"id": 777_000_001, "first_name": "Bob", "language_code": "en"}
 
@@ -29,7 +29,7 @@ async def webhook_app(tmp_path: Path, start_runtime: StartRuntime, fake_telegram
         tmp_path,
         app={"mode": "webhook"},
         bot={"token": TOKEN, "api_base_url": fake_telegram.base_url},
-        web={"port": port},
+        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
         webhook={"url": f"http://127.0.0.1:{port}/telegram/webhook", "secret": SECRET},
         auth={"jwt_secret": "webhook-test-jwt-secret-" + "x" * 20},
     )
