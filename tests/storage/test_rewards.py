@@ -237,6 +237,25 @@ async def test_the_schema_refuses_a_negative_user_balance_and_zero_entries(db: D
     assert (await balances(db))[pool] == -5
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entries SET amount = amount * 2",
+        "DELETE FROM ledger_entries",
+        "UPDATE ledger_transactions SET kind = 'forged'",
+        "DELETE FROM ledger_transactions",
+    ],
+)
+async def test_ledger_rows_cannot_be_changed_or_removed(db: Database, statement: str) -> None:
+    alice = await make_user(db, 1)
+    pool, account = await accounts(db, alice)
+    await credit(db, pool, account, 100, "grant")
+    with pytest.raises(IntegrityError, match="append-only"):
+        async with db.unit_of_work() as session:
+            await session.execute(text(statement))
+    assert await recomputed(db) == {pool: -100, account: 100}
+
+
 async def test_reposting_a_key_returns_the_first_transaction(db: Database) -> None:
     alice = await make_user(db, 1)
     pool, account = await accounts(db, alice)

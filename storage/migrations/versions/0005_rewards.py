@@ -79,6 +79,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_ledger_entries_transaction_id"), "ledger_entries", ["transaction_id"])
     op.create_index(op.f("ix_ledger_entries_account_id"), "ledger_entries", ["account_id"])
 
+    _forbid_changes(("ledger_transactions", "ledger_entries"))
+
     op.create_table(
         "cooldowns",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -90,9 +92,36 @@ def upgrade() -> None:
     op.create_index(op.f("ix_cooldowns_until"), "cooldowns", ["until"])
 
 
+def _forbid_changes(tables: tuple[str, ...]) -> None:
+    """Make the ledger append-only in the database itself: an UPDATE or DELETE of its rows fails.
+
+    A later batch migration of these tables on SQLite copies the table and must create the triggers again.
+    """
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'ledger rows are append-only' USING ERRCODE = 'integrity_constraint_violation'; "
+            "END $$"
+        )
+        for table in tables:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()"
+            )
+        return
+    for table in tables:
+        for event in ("update", "delete"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{event} BEFORE {event.upper()} ON {table} "
+                "BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END"
+            )
+
+
 def downgrade() -> None:
     op.drop_table("cooldowns")
     op.drop_table("ledger_entries")
     op.drop_table("ledger_transactions")
     op.drop_index("uq_ledger_accounts_pool_kind", table_name="ledger_accounts")
     op.drop_table("ledger_accounts")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION ledger_append_only()")
