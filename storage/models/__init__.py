@@ -3,15 +3,10 @@
 from storage.models.auth import AuthSession, RefreshToken, RevokedAccessToken
 from storage.models.base import Base
 from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
+from storage.models.rewards import AccountKind, Cooldown, LedgerAccount, LedgerEntry, LedgerTransaction
 from storage.models.user import User
 
-__all__ = [
-    "AuthSession",
-    "Base",
-    "BindingCode",
-    "Identity",
-    "ReferralCodeAlias",
-    "RefreshToken",
-    "RevokedAccessToken",
-    "User",
-]
+# One line per feature, so features added side by side do not collide here.
+__all__ = ["AuthSession", "Base", "RefreshToken", "RevokedAccessToken", "User"]
+__all__ += ["BindingCode", "Identity", "ReferralCodeAlias"]
+__all__ += ["AccountKind", "Cooldown", "LedgerAccount", "LedgerEntry", "LedgerTransaction"]
