@@ -198,18 +198,26 @@ class Money:
         return Money(abs(self.minor), self.currency)
 
     def __lt__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other)
         return self.minor < other.minor
 
     def __le__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other)
         return self.minor <= other.minor
 
     def __gt__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other)
         return self.minor > other.minor
 
     def __ge__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other)
         return self.minor >= other.minor
 

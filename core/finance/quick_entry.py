@@ -13,6 +13,9 @@ How numbers are read (`locale` gives the decimal and group symbols, through Babe
   "1 234,50" is one amount. Hence "250 300" in ru is 250300; in en it is two amounts and refused;
 * "k"/"к" right after the number means thousands ("5k", "2к", "+1.5k").
 
+A currency mark with the amount ("$5", "250₽", "250 руб") is reported in the draft, never applied: the account
+decides the currency, and the caller compares the two.
+
 A number with no sign is an expense, "+" an income, "-" an explicit expense. A token of the form dd.mm (two-digit
 month) is a date when another number is the amount ("250 coffee 12.05"), else it is the amount ("coffee 12.05").
 A dd.mm date takes the latest year that does not put it after `today`.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -48,13 +51,30 @@ DATE_WORDS: dict[str, int] = {
 }
 
 _SPACES = "\u0020\u00a0\u202f"
-_AMOUNT = re.compile(r"(?P<sign>[+\-−]?)(?P<number>\d[\d.,]*)(?P<thousand>[kк]?)", re.IGNORECASE)
+# Currency marks written with an amount ("$5", "250₽", "250 руб"). The draft reports the currency they name, so the
+# caller can check it against the account's; "¥" is left out, as it names both JPY and CNY.
+CURRENCY_MARKS: dict[str, str] = {
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "₽": "RUB",
+    "₸": "KZT",
+    "₴": "UAH",
+    "р": "RUB",
+    "руб": "RUB",
+    "usd": "USD",
+    "eur": "EUR",
+    "rub": "RUB",
+}
+_AMOUNT = re.compile(
+    r"(?P<sign>[+\-−]?)(?P<before>[$€£₽₸₴]?)(?P<number>\d[\d.,]*)(?P<thousand>[kк]?)"
+    r"(?P<after>[$€£₽₸₴]|руб|р|rub|usd|eur)?",
+    re.IGNORECASE,
+)
 _ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
 _DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}|\d{2})")
 _DAY_MONTH = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{2})")
 _EDGE_PUNCTUATION = ",;:!?()[]{}\"'«»“”"
-# Symbols people stick to an amount ("$5", "250₽"); the account, not the symbol, decides the currency.
-_CURRENCY_MARKS = "$€£¥₽₸₴"
 _GROUPS = re.compile(r"\d{1,3}(?:[,.]\d{3})*")
 
 
@@ -86,6 +106,8 @@ class Draft:
     local_date: date
     account: str | None
     words: tuple[str, ...]
+    # ISO code named by a currency mark next to the amount ("$5" -> USD), None when there was none.
+    currency: str | None = None
 
     @property
     def note(self) -> str:
@@ -107,6 +129,7 @@ class _Number:
     sign: str
     # Set when the token also reads as a dd.mm date: that date.
     as_date: date | None
+    currency: str | None
 
 
 def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: Iterable[str] = ()) -> Draft | Refusal:
@@ -124,6 +147,7 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
     dates: list[tuple[str, date]] = []
     words: list[str] = []
     pending_sign = ""
+    previous_was_number = False
     for raw in stripped.split():
         token = raw.strip(_EDGE_PUNCTUATION).rstrip(".")
         if not token:
@@ -131,6 +155,7 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
         if token in {"+", "-", "−"}:
             # "+ 500 salary": a detached sign belongs to the number after it.
             pending_sign = token
+            previous_was_number = False
             continue
         lowered = token.lower()
         if lowered in DATE_WORDS:
@@ -139,7 +164,7 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
             if isinstance(full_date, Refusal):
                 return full_date
             dates.append((token, full_date))
-        elif (match := _AMOUNT.fullmatch(token.strip(_CURRENCY_MARKS) or token)) is not None:
+        elif (match := _AMOUNT.fullmatch(token)) is not None:
             if len(match["number"]) > _MAX_NUMBER_CHARS:
                 return Refusal(RefusalReason.TOO_LARGE, token)
             value = _read_number(match["number"], decimal_symbol, group_symbol)
@@ -148,12 +173,21 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
             if match["thousand"]:
                 value *= 1000
             sign = match["sign"] or pending_sign
-            plain = not match["sign"] and not match["thousand"]
-            as_date = _day_month(match["number"], today) if plain and not pending_sign else None
-            numbers.append(_Number(token, value, sign, as_date))
+            mark = match["before"] or match["after"]
+            plain = not (match["sign"] or match["thousand"] or mark or pending_sign)
+            as_date = _day_month(match["number"], today) if plain else None
+            currency = CURRENCY_MARKS[mark.lower()] if mark else None
+            numbers.append(_Number(token, value, sign, as_date, currency))
+            previous_was_number = True
+            pending_sign = ""
+            continue
+        elif lowered in CURRENCY_MARKS and previous_was_number and numbers[-1].currency is None:
+            # "250 руб": a mark on its own right after the amount belongs to it.
+            numbers[-1] = replace(numbers[-1], currency=CURRENCY_MARKS[lowered], as_date=None)
         else:
             words.append(pending_sign + token if pending_sign else token)
         pending_sign = ""
+        previous_was_number = False
 
     if not numbers:
         return Refusal(RefusalReason.NO_AMOUNT)
@@ -184,7 +218,14 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
         account, positions = found[0]
         lowered_words = [w for i, w in enumerate(lowered_words) if i not in positions]
     kind = Kind.INCOME if number.sign == "+" else Kind.EXPENSE
-    return Draft(amount=number.value, kind=kind, local_date=local_date, account=account, words=tuple(lowered_words))
+    return Draft(
+        amount=number.value,
+        kind=kind,
+        local_date=local_date,
+        account=account,
+        words=tuple(lowered_words),
+        currency=number.currency,
+    )
 
 
 def _join_space_groups(text: str) -> str:

@@ -87,6 +87,15 @@ def test_mixed_currencies_are_refused() -> None:
     assert usd != eur  # unequal, not an error
 
 
+def test_money_and_plain_numbers_do_not_mix() -> None:
+    usd = Money(100, "USD")
+    assert usd != object()
+    with pytest.raises(TypeError):
+        usd + 1  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        assert usd < 1  # type: ignore[operator]
+
+
 @given(st.lists(st.integers(min_value=-(10**15), max_value=10**15), max_size=30), st.sampled_from(CURRENCIES))
 def test_total_is_the_sum_of_minor_units(values: list[int], currency: str) -> None:
     items = [Money(v, currency) for v in values]
@@ -180,7 +189,12 @@ def test_convert_rounds_half_to_even(minor: int, source: str, rate: Decimal, tar
 def test_convert_matches_exact_arithmetic(minor: int, rate: Decimal, source: str, target: str) -> None:
     """Python's round() of a Fraction rounds half to even, on the exact product: the reference to compare with."""
     exact = Fraction(minor) * Fraction(rate) * Fraction(10) ** (currency_exponent(target) - currency_exponent(source))
-    assert Money(minor, source).convert(rate, target) == Money(round(exact), target)
+    expected = round(exact)
+    if MIN_MINOR <= expected <= MAX_MINOR:
+        assert Money(minor, source).convert(rate, target) == Money(expected, target)
+    else:
+        with pytest.raises(AmountOutOfRange):
+            Money(minor, source).convert(rate, target)
 
 
 @pytest.mark.parametrize("rate", [Decimal(0), Decimal(-1), Decimal("NaN"), Decimal("Infinity"), 1.5])

@@ -24,8 +24,12 @@ E, IN = Kind.EXPENSE, Kind.INCOME
 D = Decimal
 
 
-def draft(amount: str, kind: Kind, words: str, *, on: date = TODAY, account: str | None = None) -> Draft:
-    return Draft(amount=D(amount), kind=kind, local_date=on, account=account, words=tuple(words.split()))
+def draft(
+    amount: str, kind: Kind, words: str, *, on: date = TODAY, account: str | None = None, currency: str | None = None
+) -> Draft:
+    return Draft(
+        amount=D(amount), kind=kind, local_date=on, account=account, words=tuple(words.split()), currency=currency
+    )
 
 
 # (text, locale, expected)
@@ -71,8 +75,14 @@ ACCEPTED: list[tuple[str, str, Draft]] = [
     ("200 cashback", "en", draft("200", E, "cashback")),  # "cash" only as a whole word
     ("250", "en", draft("250", E, "")),
     ("coffee, 250!", "en", draft("250", E, "coffee")),
-    ("$5 coffee", "en", draft("5", E, "coffee")),
-    ("250₽ кофе", "ru", draft("250", E, "кофе")),
+    ("$5 coffee", "en", draft("5", E, "coffee", currency="USD")),
+    ("+$5 tip", "en", draft("5", IN, "tip", currency="USD")),
+    ("250₽ кофе", "ru", draft("250", E, "кофе", currency="RUB")),
+    ("250р такси", "ru", draft("250", E, "такси", currency="RUB")),
+    ("250 руб кофе", "ru", draft("250", E, "кофе", currency="RUB")),
+    ("2к€ отель", "ru", draft("2000", E, "отель", currency="EUR")),
+    # A mark makes 12.05 the amount, so 10.05 is the date.
+    ("12.05 USD coffee 10.05", "en", draft("12.05", E, "coffee", currency="USD", on=date(2026, 5, 10))),
     ("+ 500 salary", "en", draft("500", IN, "salary")),
     ("- 500 fine", "en", draft("500", E, "fine")),
     ("−75 parking", "en", draft("75", E, "parking")),  # the typographic minus sign
