@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from storage.db import Database, DatabaseConfig
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
@@ -35,9 +37,25 @@ NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
 INT64_MAX = 2**63 - 1
 
 
+async def _database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder; with UNIBOT_TEST_POSTGRES (as for the identity tests), a fresh database there."""
+    server = os.environ.get("UNIBOT_TEST_POSTGRES")
+    if not server:
+        return f"sqlite+aiosqlite:///{tmp_path / 'finance.db'}"
+    name = "fin_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
+    admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return f"{server}/{name}"
+
+
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'finance.db'}"))
+    database = Database(DatabaseConfig(url=await _database_url(tmp_path)))
     await upgrade(database.write_engine)
     yield database
     await database.dispose()
@@ -109,7 +127,7 @@ async def test_migration_goes_down_and_up_again(db: Database) -> None:
         await connection.run_sync(run, "downgrade", "0003")
     assert await current_revision(db.read_engine) == "0003"
     async with db.read_engine.connect() as connection:
-        tables = set((await connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars())
+        tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
     assert not {t for t in tables if t.startswith("finance_")}
     await upgrade(db.write_engine)
     assert await current_revision(db.read_engine) == "0006_finance"
