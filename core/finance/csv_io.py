@@ -13,8 +13,8 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -182,56 +182,57 @@ def parse_import(text: str, options: ImportOptions, existing: Iterable[ExistingE
     two equal coffees on one day, one of them already recorded, leave one to import.
     """
     text = text.removeprefix("\ufeff")
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=options.delimiter or _sniff(text), strict=True)
-        lines = [(reader.line_num, row) for row in reader]
-    except csv.Error:
-        return ImportResult(errors=[LineError(0, ImportErrorCode.UNREADABLE_FILE)])
-    lines = [(number, row) for number, row in lines if any(cell.strip() for cell in row)]
-
-    indexes: dict[str, int] = {}
-    if options.has_header:
-        if not lines:
-            return ImportResult()
-        header_line, header = lines.pop(0)
-        names = {cell.strip().casefold(): i for i, cell in enumerate(header)}
-        missing = []
-        for role, column in _mapped(options.mapping):
-            index = names.get(column.strip().casefold()) if isinstance(column, str) else column
-            if index is None or index < 0:
-                missing.append(LineError(header_line, ImportErrorCode.MISSING_COLUMN, role))
-            else:
-                indexes[role] = index
-        if missing:
-            return ImportResult(errors=missing)
-    else:
-        for role, column in _mapped(options.mapping):
-            if not isinstance(column, int) or column < 0:
-                return ImportResult(errors=[LineError(0, ImportErrorCode.MISSING_COLUMN, role)])
-            indexes[role] = column
-
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=options.delimiter or _sniff(text), strict=True)
     result = ImportResult()
-    for count, (number, row) in enumerate(lines):
-        if count >= options.max_rows:
-            result.errors.append(LineError(number, ImportErrorCode.TOO_MANY_ROWS))
-            break
-        planned = _plan(number, row, indexes, options)
-        if isinstance(planned, PlannedRow):
-            result.rows.append(planned)
-        else:
-            result.errors.append(planned)
+    # Read lazily: a huge file stops costing anything once max_rows is passed.
+    lines = ((reader.line_num, row) for row in reader if any(cell.strip() for cell in row))
+    try:
+        indexes = _indexes(lines, options)
+        if isinstance(indexes, list):
+            return ImportResult(errors=indexes)
+        for count, (number, row) in enumerate(lines):
+            if count >= options.max_rows:
+                result.errors.append(LineError(number, ImportErrorCode.TOO_MANY_ROWS))
+                break
+            planned = _plan(number, row, indexes, options)
+            if isinstance(planned, PlannedRow):
+                result.rows.append(planned)
+            else:
+                result.errors.append(planned)
+    except csv.Error:
+        result.errors.append(LineError(reader.line_num, ImportErrorCode.UNREADABLE_FILE))
 
     seen = Counter(duplicate_key(e.local_date, e.amount, e.note) for e in existing)
     for position, planned in enumerate(result.rows):
         key = duplicate_key(planned.local_date, planned.amount, planned.note)
         if seen[key] > 0:
             seen[key] -= 1
-            result.rows[position] = _replace_duplicate(planned)
+            result.rows[position] = replace(planned, duplicate=True)
     return result
 
 
-def _replace_duplicate(row: PlannedRow) -> PlannedRow:
-    return PlannedRow(row.line, row.local_date, row.kind, row.amount, row.note, row.category, row.account, True)
+def _indexes(lines: Iterator[tuple[int, list[str]]], options: ImportOptions) -> dict[str, int] | list[LineError]:
+    """Column index per mapped role, from the header (consumed here) or the mapping's numbers; errors if missing."""
+    indexes: dict[str, int] = {}
+    if not options.has_header:
+        for role, column in _mapped(options.mapping):
+            if not isinstance(column, int) or column < 0:
+                return [LineError(0, ImportErrorCode.MISSING_COLUMN, role)]
+            indexes[role] = column
+        return indexes
+    first = next(lines, None)
+    if first is None:
+        return indexes  # an empty file: nothing to import, nothing wrong
+    header_line, header = first
+    names = {cell.strip().casefold(): i for i, cell in enumerate(header)}
+    missing = []
+    for role, column in _mapped(options.mapping):
+        index = names.get(column.strip().casefold()) if isinstance(column, str) else column
+        if index is None or index < 0:
+            missing.append(LineError(header_line, ImportErrorCode.MISSING_COLUMN, role))
+        else:
+            indexes[role] = index
+    return missing or indexes
 
 
 def _mapped(mapping: ColumnMapping) -> list[tuple[str, Column]]:

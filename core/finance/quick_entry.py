@@ -76,6 +76,9 @@ _DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}
 _DAY_MONTH = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{2})")
 _EDGE_PUNCTUATION = ",;:!?()[]{}\"'«»“”"
 _GROUPS = re.compile(r"\d{1,3}(?:[,.]\d{3})*")
+# Digits, then groups of exactly three after spaces; not inside a date or a word ("2026-05-12 250" stays apart).
+_SPACE_GROUPS = re.compile(rf"(?<![\w.,/-])([+\-−]?\d{{1,3}})((?:[{_SPACES}]\d{{3}})+)(?!\d)")
+_ANY_SPACE = re.compile(f"[{_SPACES}]")
 
 
 class Kind(StrEnum):
@@ -230,8 +233,7 @@ def parse_quick_entry(text: str, *, today: date, locale: str = "en", accounts: I
 
 def _join_space_groups(text: str) -> str:
     """ "1 234,50" -> "1234,50": a space followed by exactly three digits continues the number before it."""
-    pattern = re.compile(rf"(?<![\w.,/-])([+\-−]?\d{{1,3}})((?:[{_SPACES}]\d{{3}})+)(?!\d)")
-    return pattern.sub(lambda m: m[1] + re.sub(f"[{_SPACES}]", "", m[2]), text)
+    return _SPACE_GROUPS.sub(lambda m: m[1] + _ANY_SPACE.sub("", m[2]), text)
 
 
 def _read_number(number: str, decimal_symbol: str, group_symbol: str) -> Decimal | None:

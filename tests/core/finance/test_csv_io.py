@@ -15,7 +15,6 @@ from core.finance.csv_io import (
     ExportRow,
     ImportErrorCode,
     ImportOptions,
-    ImportResult,
     LineError,
     PlannedRow,
     SignConvention,
@@ -236,7 +235,8 @@ def test_row_limit() -> None:
     options = ImportOptions(
         mapping=ColumnMapping(date=0, amount=1), date_format="%Y-%m-%d", currency="USD", has_header=False, max_rows=2
     )
-    result = parse_import("2026-01-01,1\n2026-01-02,2\n2026-01-03,3\n2026-01-04,4\n", options)
+    # The broken last line is never read: reading stops at the limit.
+    result = parse_import('2026-01-01,1\n2026-01-02,2\n2026-01-03,3\n2026-01-04,"4', options)
     assert len(result.rows) == 2
     assert result.errors == [LineError(3, ImportErrorCode.TOO_MANY_ROWS)]
 
@@ -245,8 +245,11 @@ def test_empty_and_broken_files() -> None:
     options = _export_options()
     assert parse_import("", options).rows == []
     assert parse_import("", options).errors == []
-    broken = 'date,amount\n2026-05-12,"1\x00'
-    assert parse_import(broken, options) == ImportResult(errors=[LineError(0, ImportErrorCode.UNREADABLE_FILE)])
+    good = export_csv([row(-100)])
+    broken = good + '2026-05-13,Card,Food,expense,"-1.00'  # a quote never closed
+    result = parse_import(broken, options)
+    assert [r.line for r in result.rows] == [2]
+    assert result.errors == [LineError(3, ImportErrorCode.UNREADABLE_FILE)]
 
 
 @given(st.text(max_size=200))
