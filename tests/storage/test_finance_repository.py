@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from storage.db import Database, DatabaseConfig
@@ -276,6 +276,17 @@ async def test_exchange_rates_are_exact_and_the_latest_before_a_day_applies(db: 
         async with db.unit_of_work() as session:
             await FinanceRepository(session).add(
                 ExchangeRate(family_id=h.family, currency="USD", rate_date=date(2026, 5, 1), rate=Decimal(90))
+            )
+
+
+@pytest.mark.parametrize("rate", [0.1, Decimal("NaN"), Decimal("Infinity")])
+async def test_rates_are_never_floats(db: Database, rate: object) -> None:
+    async with db.unit_of_work() as session:
+        h = await make_household(session, "A", 1)
+    with pytest.raises(StatementError, match="finite Decimal"):
+        async with db.unit_of_work() as session:
+            await FinanceRepository(session).add(
+                ExchangeRate(family_id=h.family, currency="USD", rate_date=date(2026, 5, 1), rate=rate)
             )
 
 
