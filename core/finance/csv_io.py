@@ -16,8 +16,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from core.errors import ValidationFailed
 from core.finance.money import Money, validate_currency
@@ -39,7 +40,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DELIMITERS = ",;\t|"
 MAX_IMPORT_ROWS = 10_000
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
-_PLAIN_AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,7 @@ class ImportErrorCode(StrEnum):
     BAD_KIND = "bad_kind"
     BAD_CURRENCY = "bad_currency"
     TOO_MANY_ROWS = "too_many_rows"
+    TOO_LONG = "too_long"
     UNREADABLE_FILE = "unreadable_file"
 
 
@@ -134,6 +135,8 @@ class ImportOptions:
     expense_words: frozenset[str] = frozenset({"expense", "debit", "out", "расход", "списание", "-"})
     income_words: frozenset[str] = frozenset({"income", "credit", "in", "доход", "зачисление", "+"})
     max_rows: int = MAX_IMPORT_ROWS
+    # The ledger's note column holds this many characters.
+    max_note_length: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,8 @@ def parse_import(text: str, options: ImportOptions, existing: Iterable[ExistingE
 
 def _indexes(lines: Iterator[tuple[int, list[str]]], options: ImportOptions) -> dict[str, int] | list[LineError]:
     """Column index per mapped role, from the header (consumed here) or the mapping's numbers; errors if missing."""
+    if options.sign is SignConvention.TYPE_COLUMN and options.mapping.kind is None:
+        return [LineError(0, ImportErrorCode.MISSING_COLUMN, "kind")]
     indexes: dict[str, int] = {}
     if not options.has_header:
         for role, column in _mapped(options.mapping):
@@ -294,24 +299,31 @@ def _plan(number: int, row: Sequence[str], indexes: dict[str, int], options: Imp
     except ValidationFailed:
         return LineError(number, ImportErrorCode.BAD_AMOUNT, "amount")
 
+    note = _cell(row, indexes, "note") or ""
+    if len(note) > options.max_note_length:
+        return LineError(number, ImportErrorCode.TOO_LONG, "note")
     return PlannedRow(
         line=number,
         local_date=local_date,
         kind=kind,
         amount=amount,
-        note=_cell(row, indexes, "note") or "",
+        note=note,
         category=_cell(row, indexes, "category") or None,
         account=_cell(row, indexes, "account") or None,
     )
 
 
 def _read_amount(text: str, decimal_symbol: str) -> Decimal | None:
+    """A signed decimal; the group symbol only between groups of three digits, so that a file whose decimal symbol
+    is not the one chosen ("4,20" read with ".") is refused instead of read as 420."""
     cleaned = _SPACES.sub("", text).replace("\u2212", "-")
     group = "," if decimal_symbol == "." else "."
-    cleaned = cleaned.replace(group, "").replace(decimal_symbol, ".")
-    if _PLAIN_AMOUNT.fullmatch(cleaned) is None or len(cleaned) > 40:
+    if len(cleaned) > 40 or _amount_pattern(decimal_symbol, group).fullmatch(cleaned) is None:
         return None
-    try:
-        return Decimal(cleaned)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-        return None
+    return Decimal(cleaned.replace(group, "").replace(decimal_symbol, "."))
+
+
+@lru_cache(maxsize=4)
+def _amount_pattern(decimal_symbol: str, group: str) -> re.Pattern[str]:
+    d, g = re.escape(decimal_symbol), re.escape(group)
+    return re.compile(rf"[+-]?(?:\d{{1,3}}(?:{g}\d{{3}})+|\d+)(?:{d}\d+)?")

@@ -196,6 +196,56 @@ def test_bad_lines_become_errors_and_good_lines_still_count() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("amount", "decimal_symbol", "minor"),
+    [
+        ("-1,234.50", ".", -123450),
+        ("-1234.5", ".", -123450),
+        ("1 234,50", ",", 123450),
+        ("1.234,50", ",", 123450),
+        ("1'234.50", ".", 123450),
+        ("\u22124,20", ",", -420),
+        ("+7", ".", 700),
+        ("4,20", ".", None),  # a comma decimal read as "." would be 420: refused instead
+        ("1,23", ".", None),
+        ("1.2.3", ".", None),
+        ("1.234,5,6", ",", None),
+        ("", ".", None),
+        ("--1", ".", None),
+    ],
+)
+def test_amount_reading(amount: str, decimal_symbol: str, minor: int | None) -> None:
+    options = ImportOptions(
+        mapping=ColumnMapping(date=0, amount=1),
+        date_format="%Y-%m-%d",
+        currency="USD",
+        has_header=False,
+        decimal_symbol=decimal_symbol,
+        delimiter=";",
+    )
+    result = parse_import(f"2026-05-12;{amount}\n", options)
+    if minor is None:
+        assert result.errors == [LineError(1, ImportErrorCode.BAD_AMOUNT, "amount")]
+    else:
+        assert [r.amount for r in result.rows] == [Money(minor, "USD")]
+
+
+def test_a_type_column_must_be_mapped_and_notes_fit_the_ledger() -> None:
+    no_kind = ImportOptions(
+        mapping=ColumnMapping(date="d", amount="a"),
+        date_format="%Y-%m-%d",
+        currency="USD",
+        sign=SignConvention.TYPE_COLUMN,
+    )
+    assert parse_import("d,a\n2026-05-12,5\n", no_kind).errors == [LineError(0, ImportErrorCode.MISSING_COLUMN, "kind")]
+    options = ImportOptions(
+        mapping=ColumnMapping(date="d", amount="a", note="n"), date_format="%Y-%m-%d", currency="USD"
+    )
+    result = parse_import(f"d,a,n\n2026-05-12,5,{'x' * 500}\n2026-05-12,5,{'x' * 501}\n", options)
+    assert [r.line for r in result.rows] == [2]
+    assert result.errors == [LineError(3, ImportErrorCode.TOO_LONG, "note")]
+
+
 def test_unknown_type_word_is_a_line_error() -> None:
     text = "d,a,t\n2026-05-12,5,expense\n2026-05-12,5,maybe\n"
     options = ImportOptions(
