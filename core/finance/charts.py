@@ -112,7 +112,10 @@ def draw_category_bars(
     other_label: str = "Other",
     limits: ChartLimits | None = None,
 ) -> bytes:
-    """A horizontal bar per category, largest on top, as PNG bytes."""
+    """A horizontal bar per category, largest on top, as PNG bytes.
+
+    Amounts are drawn as given: pass spending as positive minor units (the ledger keeps expenses negative).
+    """
     limits = limits or ChartLimits()
     bars = bucket_categories(labels, minors, limits.max_categories, other_label)
     figure = _figure(limits)
@@ -137,7 +140,10 @@ def draw_daily_trend(
     locale: str = "en",
     limits: ChartLimits | None = None,
 ) -> bytes:
-    """A line of the amount per day, as PNG bytes; days are labelled as `locale` names them."""
+    """A line of the amount per day, as PNG bytes; days are labelled as `locale` names them.
+
+    Amounts are drawn as given: pass spending as positive minor units (the ledger keeps expenses negative).
+    """
     limits = limits or ChartLimits()
     series = daily_series(days, minors, limits.max_days)
     figure = _figure(limits)
