@@ -2,6 +2,18 @@
 
 from storage.models.auth import AuthSession, RefreshToken, RevokedAccessToken
 from storage.models.base import Base
+from storage.models.finance import (
+    Account,
+    Category,
+    ExchangeRate,
+    Family,
+    FamilyInvite,
+    FamilyMember,
+    IdempotencyKey,
+    KeywordAlias,
+    Transaction,
+    TransactionEdit,
+)
 from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
 from storage.models.rewards import AccountKind, Cooldown, LedgerAccount, LedgerEntry, LedgerTransaction
 from storage.models.user import User
@@ -10,3 +22,5 @@ from storage.models.user import User
 __all__ = ["AuthSession", "Base", "RefreshToken", "RevokedAccessToken", "User"]
 __all__ += ["BindingCode", "Identity", "ReferralCodeAlias"]
 __all__ += ["AccountKind", "Cooldown", "LedgerAccount", "LedgerEntry", "LedgerTransaction"]
+__all__ += ["Account", "Category", "ExchangeRate", "Family", "FamilyInvite", "FamilyMember", "IdempotencyKey"]
+__all__ += ["KeywordAlias", "Transaction", "TransactionEdit"]

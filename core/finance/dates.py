@@ -1,0 +1,41 @@
+"""A family's calendar: its "today" and its months, in its own time zone, whatever the server's."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.errors import ValidationFailed
+
+# IANA names are ASCII words joined by "/"; anything longer is no zone (and would be a path to probe for files).
+_MAX_ZONE_NAME = 64
+
+
+class InvalidTimeZone(ValidationFailed):
+    def __init__(self, name: object) -> None:
+        super().__init__("finance.time_zone_invalid", f"unknown time zone: {name!r}")
+
+
+def validate_time_zone(name: object) -> str:
+    """The IANA name itself ("Europe/Moscow") when the system's zone database knows it; InvalidTimeZone otherwise."""
+    if not isinstance(name, str) or not name or len(name) > _MAX_ZONE_NAME or not name.isascii():
+        raise InvalidTimeZone(name)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidTimeZone(name) from exc
+    return name
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    """The calendar day an aware moment falls on in the time zone."""
+    if moment.tzinfo is None:
+        raise ValueError("an aware datetime is required")
+    return moment.astimezone(ZoneInfo(validate_time_zone(time_zone))).date()
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """The first day of the day's month and the first day of the next one (an exclusive end, as summaries take it)."""
+    start = day.replace(day=1)
+    end = date(start.year + 1, 1, 1) if start.month == 12 else date(start.year, start.month + 1, 1)
+    return start, end
