@@ -124,11 +124,13 @@ class Dialog:
 
 @dataclass(frozen=True, slots=True)
 class DialogCursor:
-    """Where the next page of dialogs starts: the last dialog of the previous page and its newest message."""
+    """Where the next page of dialogs starts: an anchor dialog (its id and newest message) and how many dialogs
+    after the anchor were already shown. No anchor (offset_date None) means the top of the list."""
 
     offset_date: datetime | None
     offset_id: int
     offset_peer_id: int
+    skip: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,15 @@ class PhoneNotUsable(Forbidden):
         }.get(reason, "This phone number cannot sign in")
         super().__init__(f"phone_{reason}", message)
         self.reason = reason
+
+
+class TooManyAttempts(DomainError):
+    """Telegram refuses more codes, passwords or first messages for now, without saying for how long."""
+
+    status_hint = 429
+
+    def __init__(self) -> None:
+        super().__init__("telegram_too_many_attempts", "Telegram refuses more attempts for now; try again later")
 
 
 class WrongCode(ValidationFailed):
@@ -258,6 +269,16 @@ class TelegramUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("telegram_unavailable", "Telegram could not be reached; try again later")
+
+
+class TelegramRefused(DomainError):
+    """Telegram refused a request for a reason the domain has no name for; `reason` is Telegram's error name."""
+
+    status_hint = 502
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("telegram_refused", "Telegram refused the request")
+        self.reason = reason
 
 
 # --- the port --------------------------------------------------------------------------------------------------

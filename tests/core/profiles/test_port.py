@@ -70,6 +70,8 @@ def test_malformed_state_refused_without_echo(raw: bytes) -> None:
         (port.InvalidMessage("too_long"), 422, "message_too_long"),
         (port.PhoneNotUsable("banned"), 403, "phone_banned"),
         (port.TelegramUnavailable(), 503, "telegram_unavailable"),
+        (port.TooManyAttempts(), 429, "telegram_too_many_attempts"),
+        (port.TelegramRefused("CHAT_ID_INVALID"), 502, "telegram_refused"),
     ],
 )
 def test_errors_carry_status_and_code(error: DomainError, status: int, code: str) -> None:
