@@ -19,6 +19,11 @@ Why a login can be continued by a new client, in another process (checked in Tel
 
 Flood waits: Telethon sleeps through FLOOD_WAIT answers of at most `flood_sleep_threshold` seconds and retries;
 longer ones reach us as FloodWaitError (or its siblings) and become `FloodWait` with the seconds Telegram asked for.
+Telegram's internal errors (500, RPC_CALL_FAIL, timeouts) are retried by Telethon with 2 s pauses,
+`request_retries + 1` attempts in all, before they become `TelegramUnavailable`.
+
+Cost of a short-lived client: `connect()` of a signed-in session also sends users.getUsers(self), updates.getState
+and updates.getDifference (TelegramBaseClient.connect -> get_me -> _on_login) before the call's own request.
 """
 
 from __future__ import annotations
@@ -100,12 +105,21 @@ ClientFactory = Callable[[str, int], TelethonClientLike]
 
 
 def telethon_client_factory(
-    api_id: int, api_hash: str, *, timeout: int = 10, request_retries: int = 3, connection_retries: int = 3
+    api_id: int,
+    api_hash: str,
+    *,
+    timeout: int = 10,
+    request_retries: int = 3,
+    connection_retries: int = 3,
+    client_class: Callable[..., Any] = TelegramClient,
 ) -> ClientFactory:
-    """Real TelegramClients on a StringSession; constructing one does not touch the network."""
+    """TelegramClients on a StringSession; constructing one does not touch the network.
+
+    `client_class` is TelegramClient itself except in tests, which give a subclass whose network is a fake server.
+    """
 
     def build(session_text: str, flood_sleep_threshold: int) -> TelethonClientLike:
-        client: TelethonClientLike = TelegramClient(
+        client: TelethonClientLike = client_class(
             StringSession(session_text),
             api_id,
             api_hash,
