@@ -37,7 +37,7 @@ from typing import Any, NoReturn, Protocol
 
 from telethon import TelegramClient, errors
 from telethon.sessions import StringSession
-from telethon.tl import types
+from telethon.tl import functions, types
 
 from core.errors import DomainError
 from core.profiles import port
@@ -64,6 +64,8 @@ class TelethonClientLike(Protocol):
     """The part of `telethon.TelegramClient` this adapter uses; tests give a fake with the same methods."""
 
     session: Any
+
+    async def __call__(self, request: Any) -> Any: ...
 
     async def connect(self) -> None: ...
 
@@ -174,7 +176,10 @@ class TelethonProfiles:
 
     async def submit_code(self, pending: PendingLogin, code: str) -> SignedIn:
         async with self._client(pending.session.text) as client:
-            user = await client.sign_in(pending.phone, code, phone_code_hash=pending.phone_code_hash)
+            try:
+                user = await client.sign_in(pending.phone, code, phone_code_hash=pending.phone_code_hash)
+            except errors.SessionPasswordNeededError:
+                raise port.PasswordNeeded(hint=await _password_hint(client)) from None
             return SignedIn(_account(user), SessionData(client.session.save()))
 
     async def submit_password(self, pending: PendingLogin, password: str) -> SignedIn:
@@ -271,6 +276,16 @@ class TelethonProfiles:
             return await client.get_input_entity(to)
         except (ValueError, errors.PeerIdInvalidError):
             raise port.PeerNotFound() from None
+
+
+async def _password_hint(client: TelethonClientLike) -> str | None:
+    """The hint the owner gave their cloud password, which Telegram shows at this step; None if it cannot be read."""
+    try:
+        password = await client(functions.account.GetPasswordRequest())
+    except (errors.RPCError, OSError):
+        return None
+    hint = getattr(password, "hint", None)
+    return hint if isinstance(hint, str) and hint else None
 
 
 def _next_cursor(start: DialogCursor, page: list[Any]) -> DialogCursor:

@@ -20,7 +20,7 @@ from typing import Any
 from telethon import errors, utils
 from telethon.crypto import AuthKey
 from telethon.sessions import StringSession
-from telethon.tl import custom, types
+from telethon.tl import custom, functions, types
 
 _EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -30,6 +30,7 @@ class FakeAccount:
     user: types.User
     code: str = "12345"
     password: str | None = None
+    password_hint: str | None = None
 
 
 @dataclass
@@ -156,6 +157,22 @@ class FakeTelethonClient:
         for key in [k for k in self.telegram.codes if k[0] == self._key]:
             del self.telegram.codes[key]
         return account.user
+
+    async def __call__(self, request: Any) -> Any:
+        """Raw requests: only the one the adapter sends, account.getPassword during a two-step login."""
+        self._request(type(request).__name__)
+        assert isinstance(request, functions.account.GetPasswordRequest)
+        user_id = self.telegram.awaiting_password.get(self._key)
+        if user_id is None:
+            raise errors.AuthKeyUnregisteredError(request=request)
+        account = next(a for a in self.telegram.accounts.values() if a.user.id == user_id)
+        return types.account.Password(
+            new_algo=types.PasswordKdfAlgoUnknown(),
+            new_secure_algo=types.SecurePasswordKdfAlgoUnknown(),
+            secure_random=b"",
+            has_password=True,
+            hint=account.password_hint,
+        )
 
     # --- login -------------------------------------------------------------------------------------------------------
 

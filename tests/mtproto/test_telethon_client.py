@@ -81,6 +81,13 @@ async def test_two_step_login_names_the_password_step(telegram: FakeTelegram) ->
         await adapter(telegram).submit_code(pending, "12345")
     assert needed.value.next_step == "password"
     assert needed.value.status_hint == 403
+    assert needed.value.hint is None  # this account set none
+
+    telegram.accounts[PHONE_2FA].password_hint = "first pet"
+    with pytest.raises(port.PasswordNeeded) as again:
+        await adapter(telegram).submit_code(pending, "12345")
+    assert again.value.hint == "first pet"
+    assert "first pet" not in str(again.value)
 
     with pytest.raises(port.WrongPassword):
         await adapter(telegram).submit_password(pending, "wrong")

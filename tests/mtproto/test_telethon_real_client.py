@@ -70,8 +70,9 @@ async def test_code_does_not_work_from_another_session(server: FakeMTProtoServer
 async def test_cloud_password_step_on_new_clients(server: FakeMTProtoServer) -> None:
     server.add_account(PHONE_2FA, 1002, password="correct horse")  # SRP set-up is slow: only where needed
     pending = PendingLogin.from_bytes((await adapter(server).start_login(PHONE_2FA)).to_bytes())
-    with pytest.raises(port.PasswordNeeded):
+    with pytest.raises(port.PasswordNeeded) as needed:
         await adapter(server).submit_code(pending, CODE)
+    assert needed.value.hint == "the usual"
     with pytest.raises(port.WrongPassword):
         await adapter(server).submit_password(pending, "Correct horse")
     signed = await adapter(server).submit_password(pending, "correct horse")
