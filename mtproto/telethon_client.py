@@ -28,8 +28,11 @@ and updates.getDifference (TelegramBaseClient.connect -> get_me -> _on_login) be
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -153,6 +156,9 @@ class TelethonProfiles:
         self._flood_sleep_threshold = flood_sleep_threshold
         # A fresh client knows no access hashes; this many dialogs are read to learn them when a numeric id is new.
         self._peer_lookup_dialogs = peer_lookup_dialogs
+        # Telegram may invalidate a key used by several connections at once (AUTH_KEY_DUPLICATED), so calls on one
+        # session take turns in this process. Keyed by a digest: the session text itself is a credential.
+        self._turns: weakref.WeakValueDictionary[bytes, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # --- login ---------------------------------------------------------------------------------------------------
 
@@ -252,6 +258,20 @@ class TelethonProfiles:
     @asynccontextmanager
     async def _client(self, session_text: str) -> AsyncIterator[TelethonClientLike]:
         """A connected client for one call; Telethon's failures leave it as port errors."""
+        if not session_text:
+            # A new login: a new key, shared with nobody.
+            async with self._connected(session_text) as client:
+                yield client
+            return
+        digest = hashlib.sha256(session_text.encode()).digest()
+        turn = self._turns.get(digest)
+        if turn is None:
+            turn = self._turns[digest] = asyncio.Lock()
+        async with turn, self._connected(session_text) as client:
+            yield client
+
+    @asynccontextmanager
+    async def _connected(self, session_text: str) -> AsyncIterator[TelethonClientLike]:
         client = self._factory(session_text, self._flood_sleep_threshold)
         try:
             await client.connect()

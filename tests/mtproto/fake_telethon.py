@@ -10,6 +10,7 @@ and returned objects are Telethon's real TL types.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -61,6 +62,9 @@ class FakeTelegram:
         # method name -> seconds of FLOOD_WAIT Telegram answers the next call with
         self.flood_next: dict[str, int] = {}
         self.unreachable = False
+        self.open_connections: dict[bytes, int] = {}
+        self.most_connections_per_key = 0
+        self.most_connections = 0
         self.clients: list[FakeTelethonClient] = []
         self.sent: list[tuple[int, Any, str, Any]] = []  # (user id, input peer, text, parse_mode)
 
@@ -118,9 +122,18 @@ class FakeTelethonClient:
             self.session.set_dc(2, "149.154.167.51", 443)
             self.session.auth_key = AuthKey(os.urandom(256))
         self.connected = True
+        open_now = self.telegram.open_connections.get(self._key, 0) + 1
+        self.telegram.open_connections[self._key] = open_now
+        self.telegram.most_connections_per_key = max(self.telegram.most_connections_per_key, open_now)
+        self.telegram.most_connections = max(
+            self.telegram.most_connections, sum(self.telegram.open_connections.values())
+        )
+        await asyncio.sleep(0)  # a real connect yields to the loop; concurrent calls overlap here
 
     async def disconnect(self) -> None:
         self.calls.append("disconnect")
+        if self.connected:
+            self.telegram.open_connections[self._key] -= 1
         self.connected = False
 
     # --- helpers: Telegram's answers -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import UTC, datetime
 
@@ -389,6 +390,25 @@ async def test_profile_calls_close_their_client(telegram: FakeTelegram, account:
     for client in telegram.clients[before:]:
         assert client.calls[0] == "connect"
         assert client.calls[-1] == "disconnect"
+
+
+async def test_calls_on_one_session_take_turns(telegram: FakeTelegram, account: SessionData) -> None:
+    profiles = adapter(telegram)
+    telegram.most_connections_per_key = 0
+    await asyncio.gather(
+        profiles.me(account), profiles.dialogs(account, limit=3), profiles.unread(account, max_dialogs=3, per_dialog=1)
+    )
+    assert telegram.most_connections_per_key == 1
+    assert not profiles._turns or all(not lock.locked() for lock in profiles._turns.values())
+
+
+async def test_calls_on_different_sessions_run_together(telegram: FakeTelegram) -> None:
+    first, second = await signed_in(telegram), await signed_in(telegram)
+    profiles = adapter(telegram)
+    telegram.most_connections = 0
+    await asyncio.gather(profiles.me(first), profiles.me(second))
+    assert telegram.most_connections == 2  # the second did not wait for the first
+    assert telegram.most_connections_per_key == 1
 
 
 # --- the real client ------------------------------------------------------------------------------------------
