@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from core.errors import ValidationFailed
-from core.profiles.port import Recipient
+from core.profiles.port import Recipient, mask_phone
+
+__all__ = ["mask_phone", "normalize_phone", "parse_recipient"]
 
 # E.164 allows at most 15 digits; the shortest real numbers with their country code have 7 or 8.
 _PHONE_DIGITS = re.compile(r"[1-9]\d{6,14}")
@@ -26,13 +28,6 @@ def normalize_phone(raw: str) -> str:
     if not value.isascii() or _PHONE_DIGITS.fullmatch(value) is None:
         raise ValidationFailed("phone_invalid", "Give the phone number in international format, e.g. +44 20 7946 0958")
     return value
-
-
-def mask_phone(digits: str) -> str:
-    """What may be shown of a stored number: the first two and last two digits."""
-    if len(digits) <= 4:
-        return "+" + "*" * len(digits)
-    return "+" + digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
 
 
 def parse_recipient(raw: str | int) -> Recipient:

@@ -47,6 +47,9 @@ class PendingLogin:
     # Seconds before the next delivery may be requested, when Telegram says so.
     timeout: int | None = None
 
+    def __repr__(self) -> str:
+        return f"PendingLogin(phone={mask_phone(self.phone)!r}, delivery={self.delivery!r}, <credentials redacted>)"
+
     def to_bytes(self) -> bytes:
         """JSON of the state; the caller encrypts it before it leaves memory."""
         data: dict[str, Any] = {
@@ -82,6 +85,13 @@ class PendingLogin:
         return pending
 
 
+def mask_phone(digits: str) -> str:
+    """What may be shown of a stored number: the first two and last two digits."""
+    if len(digits) <= 4:
+        return "+" + "*" * len(digits)
+    return "+" + digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError("expected text")
@@ -96,8 +106,8 @@ class TelegramAccount:
     first_name: str | None
     last_name: str | None
     username: str | None
-    # Digits only, as Telegram reports it; None when Telegram does not disclose it.
-    phone: str | None
+    # Digits only, as Telegram reports it; None when Telegram does not disclose it. Kept out of logs via repr.
+    phone: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

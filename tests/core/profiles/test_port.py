@@ -35,7 +35,9 @@ def test_credentials_never_in_repr() -> None:
     for text in (repr(state), str(state), repr(signed), repr(state.session)):
         assert SESSION not in text
         assert CODE_HASH not in text
-    assert "447700900123" in repr(state)
+    assert "447700900123" not in repr(state)
+    assert "+44********23" in repr(state)
+    assert "447700900123" not in repr(TelegramAccount(1, "A", None, None, "447700900123"))
 
 
 @pytest.mark.parametrize(
