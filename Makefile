@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := bot core storage webserver fake_telegram clients tests bench run.py
+CODE := bot core storage webserver fake_telegram mtproto clients tests bench run.py
 
 .PHONY: install run test test-postgres lint typecheck pytest catalogs bench clean
 

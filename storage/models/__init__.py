@@ -15,6 +15,7 @@ from storage.models.finance import (
     TransactionEdit,
 )
 from storage.models.identity import BindingCode, Identity, ReferralCodeAlias
+from storage.models.profiles import PendingProfileLogin, TelegramProfile
 from storage.models.rewards import AccountKind, Cooldown, LedgerAccount, LedgerEntry, LedgerTransaction
 from storage.models.user import User
 
@@ -24,3 +25,4 @@ __all__ += ["BindingCode", "Identity", "ReferralCodeAlias"]
 __all__ += ["AccountKind", "Cooldown", "LedgerAccount", "LedgerEntry", "LedgerTransaction"]
 __all__ += ["Account", "Category", "ExchangeRate", "Family", "FamilyInvite", "FamilyMember", "IdempotencyKey"]
 __all__ += ["KeywordAlias", "Transaction", "TransactionEdit"]
+__all__ += ["PendingProfileLogin", "TelegramProfile"]
