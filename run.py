@@ -263,11 +263,10 @@ class Runtime:
             fsm_storage=create_fsm_storage(redis_url, key_prefix=settings.redis.key_prefix),
             bot_id=self.bot.id,
             processing_ttl=settings.bot.handle_timeout * 2,
+            extra_routers=self._extra_routers,
         )
         dispatcher = self.bot_runtime.dispatcher
         dispatcher["mini_app_url"] = settings.bot.menu_button_url or None
-        if self._extra_routers:
-            dispatcher.include_routers(*self._extra_routers)
 
         hook: SecretWebhookHandler | None = None
         if self.mode is Mode.WEBHOOK:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
@@ -20,7 +21,7 @@ from bot.middlewares.errors import ErrorsMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.inflight import InFlightTracker
 from bot.middlewares.user import UserMiddleware
-from bot.routers import feature_routers
+from bot.routers import fallback_router, feature_routers
 from core.container import Container
 
 
@@ -52,6 +53,7 @@ def create_dispatcher(
     fsm_storage: BaseStorage,
     bot_id: int,
     processing_ttl: float,
+    extra_routers: Sequence[Router] = (),
 ) -> BotRuntime:
     dispatcher = Dispatcher(storage=fsm_storage)
     # Handlers receive these by name; nothing global is looked up.
@@ -75,5 +77,5 @@ def create_dispatcher(
         if name not in ("update", "error"):
             observer.middleware(units)
 
-    dispatcher.include_routers(*feature_routers())
+    dispatcher.include_routers(*feature_routers(), *extra_routers, fallback_router())
     return BotRuntime(dispatcher=dispatcher, inflight=inflight)

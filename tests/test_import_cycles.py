@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bot", "clients", "core", "fake_telegram", "storage", "webserver")
+PACKAGES = ("bot", "clients", "core", "fake_telegram", "mtproto", "storage", "webserver")
 SCRIPTS = ("run",)
 
 
@@ -159,21 +159,7 @@ def project_cycles() -> list[tuple[list[str], list[Edge]]]:
     return find_cycles(import_edges(project_modules(ROOT, PACKAGES, SCRIPTS)))
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(
-            package,
-            marks=pytest.mark.xfail(
-                reason="core.services <-> core.auth.service, core.auth.guard, core.identity.service: being removed",
-                strict=False,
-            ),
-        )
-        if package == "core"
-        else package
-        for package in (*PACKAGES, *SCRIPTS)
-    ],
-)
+@pytest.mark.parametrize("package", [*PACKAGES, *SCRIPTS])
 def test_no_import_cycles(package: str, project_cycles: list[tuple[list[str], list[Edge]]]) -> None:
     mine = [cycle for cycle in project_cycles if any(_top(module) == package for module in cycle[0])]
     assert not mine, "import cycles:\n" + cycle_report(mine, ROOT)

@@ -71,9 +71,9 @@ def test_only_the_composition_root_reads_settings() -> None:
     assert readers == []
 
 
-# The places in the domain allowed to open a unit of work: the container itself, the password pattern, and jobs
-# (a face like a request). Services never open one.
-UNIT_OPENERS = {"core/container.py", "core/auth/password_flows.py"}
+# The places in the domain allowed to open a unit of work: the container itself, the password pattern, jobs and
+# the key-rotation command (faces like a request, one unit per batch). Services never open one.
+UNIT_OPENERS = {"core/container.py", "core/auth/password_flows.py", "core/profiles/sealing.py"}
 
 
 def test_services_never_open_a_unit_of_work() -> None:

@@ -8,5 +8,9 @@ from bot.routers import common, fallback, identity, users
 
 
 def feature_routers() -> list[Router]:
-    # The fallback answers what no feature took, so it comes last.
-    return [common.create_router(), users.create_router(), identity.create_router(), fallback.create_router()]
+    return [common.create_router(), users.create_router(), identity.create_router()]
+
+
+def fallback_router() -> Router:
+    """Answers what no router took; the dispatcher includes it after every other router."""
+    return fallback.create_router()

@@ -12,22 +12,24 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from core.container import UnitOfWork
 from core.logging import setup_logging
-from core.services import UnitOfWork
 from core.settings import load_settings
 from core.users.dto import UserDTO
+from core.users.service import UserService
 from run import serve
 
 
 def slow_router(seconds: float) -> Router:
     router = Router(name="slow-test")
 
-    @router.message(Command("slow"))
+    # Flagged as writing, so the bot opens the handler's unit of work for writes.
+    @router.message(Command("slow"), flags={"writes": True})
     async def slow(message: Message, uow: UnitOfWork, user: UserDTO) -> None:
         await message.answer("slow: started")
         await asyncio.sleep(seconds)
         # A write inside the same unit of work: it must be committed, not lost, when the process stops.
-        await uow.users.set_language(user.id, "ru")
+        await UserService(uow).set_language(user.id, "ru")
         await message.answer("slow: finished")
 
     return router

@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
-from core.services import ServiceFactory
+from core.container import Container
+from core.identity.service import IdentityService, ReferralInfo
 from fake_telegram import FakeUser, UserClient
 from run import Runtime
 from storage.repositories.users import UserRepository
@@ -52,9 +53,13 @@ class Stand:
         return f"{self.runtime.web_url}/api/v1"
 
     @property
-    def services(self) -> ServiceFactory:
-        assert self.runtime.services is not None
-        return self.runtime.services
+    def container(self) -> Container:
+        assert self.runtime.container is not None
+        return self.runtime.container
+
+    async def referral_info(self, user_id: int) -> ReferralInfo:
+        async with self.container.unit_of_work(write=False) as uow:
+            return await IdentityService(uow).referral_info(user_id)
 
 
 @asynccontextmanager
@@ -107,7 +112,7 @@ async def account_link_code(s: Stand, token: str) -> str:
 
 
 async def user_id_of(s: Stand, telegram_id: int) -> int:
-    async with s.services.unit_of_work(write=False) as uow:
+    async with s.container.unit_of_work(write=False) as uow:
         user = await UserRepository(uow.session).by_telegram_id(telegram_id)
         assert user is not None
         return int(user.id)
@@ -247,28 +252,28 @@ async def test_referral_through_start_link(tmp_path: Path, start_runtime: StartR
         assert match is not None, profile["text"]
         payload = match[1]
         ann_id = await user_id_of(s, ANN["id"])
-        assert (await s.services.identity.referral_info(ann_id)).code == payload.removeprefix("ref_")
+        assert (await s.referral_info(ann_id)).code == payload.removeprefix("ref_")
 
         joined = await say(s.chat, BOB, f"/start {payload}")
         assert "Welcome, Bob! Your account is ready." in joined["text"]
         assert "You joined through an invitation." in joined["text"]
         bob_id = await user_id_of(s, BOB["id"])
-        assert (await s.services.identity.referral_info(ann_id)).count == 1
-        assert (await s.services.identity.referral_info(bob_id)).referred_by_id == ann_id
+        assert (await s.referral_info(ann_id)).count == 1
+        assert (await s.referral_info(bob_id)).referred_by_id == ann_id
 
         repeat = await say(s.chat, BOB, f"/start {payload}")
         assert "Welcome back, Bob!" in repeat["text"]
         assert "invitation" not in repeat["text"]
         own = await say(s.chat, ANN, f"/start {payload}")
         assert "invitation" not in own["text"]
-        assert (await s.services.identity.referral_info(ann_id)).count == 1
-        assert (await s.services.identity.referral_info(ann_id)).referred_by_id is None
+        assert (await s.referral_info(ann_id)).count == 1
+        assert (await s.referral_info(ann_id)).referred_by_id is None
 
         # Someone who already talked to the bot does not get a referrer later.
         await say(s.chat, CAROL, "/start")
         late = await say(s.chat, CAROL, f"/start {payload}")
         assert "invitation" not in late["text"]
-        assert (await s.services.identity.referral_info(ann_id)).count == 1
+        assert (await s.referral_info(ann_id)).count == 1
 
         counted = await say(s.chat, ANN, "/profile")
         assert "People you invited: 1" in counted["text"]

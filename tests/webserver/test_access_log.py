@@ -13,9 +13,8 @@ from pytest_aiohttp import AiohttpClient
 
 from core.clock import ManualClock
 from core.logging import JsonFormatter, TextFormatter
-from core.services import ServiceFactory
 from storage.kv import MemoryStore
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, make_container
 from webserver.app import create_app
 from webserver.keys import WebConfig
 
@@ -25,13 +24,13 @@ FORGED = "2026-12-02 00:00:00,000 CRITICAL unibot: FORGED_LINE"
 @pytest.fixture
 async def app_client(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Client]:
     clock = ManualClock()
-    services: ServiceFactory = await make_services(tmp_path, MemoryStore(), clock)
+    container = await make_container(tmp_path, MemoryStore(), clock)
     app = create_app(
-        services=services, clock=clock, config=WebConfig(version="9.9.9", mode="local", max_body_bytes=64 * 1024)
+        container=container, config=WebConfig(version="9.9.9", mode="local", max_body_bytes=64 * 1024)
     )
     yield await aiohttp_client(app)
-    await services.close()
-    await services.db.dispose()
+    await container.close()
+    await container.db.dispose()
 
 
 @pytest.fixture

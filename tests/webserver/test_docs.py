@@ -12,7 +12,7 @@ from pytest_aiohttp import AiohttpClient
 
 from core.clock import ManualClock
 from storage.kv import MemoryStore
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, make_container
 from webserver.app import create_app
 from webserver.keys import WebConfig
 from webserver.routes.docs import swagger_ui_directory
@@ -66,15 +66,14 @@ def _policy(header: str) -> dict[str, list[str]]:
 @pytest.fixture
 async def client(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Client]:
     # The docs do not touch the key-value store, so the in-process one is enough.
-    services = await make_services(tmp_path, MemoryStore(), ManualClock())
+    container = await make_container(tmp_path, MemoryStore(), ManualClock())
     app = create_app(
-        services=services,
-        clock=services.clock,
+        container=container,
         config=WebConfig(version="9.9.9", mode="local", max_body_bytes=64 * 1024),
     )
     yield await aiohttp_client(app)
-    await services.close()
-    await services.db.dispose()
+    await container.close()
+    await container.db.dispose()
 
 
 async def _page_assets(client: Client, path: str = "/docs") -> tuple[_Assets, dict[str, list[str]]]:

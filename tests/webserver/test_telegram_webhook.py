@@ -20,7 +20,7 @@ from pytest_aiohttp import AiohttpClient
 from core.clock import ManualClock
 from core.settings import LOCAL_BOT_TOKEN
 from storage.kv import MemoryStore
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, make_container
 from webserver.app import create_app
 from webserver.keys import WebConfig
 from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook
@@ -61,7 +61,7 @@ class Webhook:
 @pytest.fixture
 async def webhook(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterator[Webhook]:
     clock = ManualClock()
-    services = await make_services(tmp_path, MemoryStore(), clock)
+    container = await make_container(tmp_path, MemoryStore(), clock)
     bot = Bot(LOCAL_BOT_TOKEN)
     handled: list[str] = []
     router = Router()
@@ -76,15 +76,14 @@ async def webhook(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterato
     dispatcher.include_router(router)
     hook = SecretWebhookHandler(dispatcher, bot, secret_token=SECRET)
     app = create_app(
-        services=services,
-        clock=clock,
+        container=container,
         config=WebConfig(version="9.9.9", mode="webhook", max_body_bytes=64 * 1024),
         extra_setup=lambda app: register_webhook(app, PATH, hook),
     )
     yield Webhook(await aiohttp_client(app), handled)
     await bot.session.close()
-    await services.close()
-    await services.db.dispose()
+    await container.close()
+    await container.db.dispose()
 
 
 async def post(webhook: Webhook, body: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
