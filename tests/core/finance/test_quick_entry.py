@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.finance.quick_entry import (
+    MAX_AMOUNT,
     MAX_TEXT_LENGTH,
     Draft,
     Kind,
@@ -154,7 +155,7 @@ def test_leap_day_takes_the_latest_leap_year() -> None:
 
 
 words = st.sampled_from(["coffee", "такси", "rent", "обед"])
-amounts = st.decimals(min_value=D("0.001"), max_value=D(10**9), places=3, allow_nan=False, allow_infinity=False)
+amounts = st.decimals(min_value=D("0.001"), max_value=MAX_AMOUNT, places=3, allow_nan=False, allow_infinity=False)
 
 
 @given(amounts, st.sampled_from(["en", "ru"]), words)
