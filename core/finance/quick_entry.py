@@ -316,6 +316,19 @@ def _find_accounts(words: Sequence[str], accounts: Iterable[str]) -> list[tuple[
     return found
 
 
+def word_history(entries: Iterable[tuple[str, int]]) -> dict[str, dict[int, int]]:
+    """From (note, category id) of past entries, how often each word went to each category: guess_category's history.
+
+    A word counts once per entry, so "coffee coffee" weighs like "coffee".
+    """
+    history: dict[str, dict[int, int]] = {}
+    for note, category in entries:
+        for word in set(note.lower().split()):
+            counts = history.setdefault(word, {})
+            counts[category] = counts.get(category, 0) + 1
+    return history
+
+
 def guess_category(
     words: Sequence[str],
     aliases: Mapping[str, int],

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.finance.quick_entry import (
+    MAX_AMOUNT,
     MAX_TEXT_LENGTH,
     Draft,
     Kind,
@@ -16,6 +17,7 @@ from core.finance.quick_entry import (
     RefusalReason,
     guess_category,
     parse_quick_entry,
+    word_history,
 )
 
 TODAY = date(2026, 6, 15)
@@ -153,7 +155,7 @@ def test_leap_day_takes_the_latest_leap_year() -> None:
 
 
 words = st.sampled_from(["coffee", "такси", "rent", "обед"])
-amounts = st.decimals(min_value=D("0.001"), max_value=D(10**9), places=3, allow_nan=False, allow_infinity=False)
+amounts = st.decimals(min_value=D("0.001"), max_value=MAX_AMOUNT, places=3, allow_nan=False, allow_infinity=False)
 
 
 @given(amounts, st.sampled_from(["en", "ru"]), words)
@@ -218,6 +220,13 @@ def test_guess_category(words: list[str], expected: int | None) -> None:
 def test_a_common_word_weighs_no_more_than_a_rare_one() -> None:
     history = {"the": {1: 1000}, "dentist": {2: 3}, "visit": {2: 1, 3: 1}}
     assert guess_category(["the", "dentist", "visit"], {}, history) == 2
+
+
+def test_word_history_from_past_notes() -> None:
+    history = word_history([("Coffee beans", 5), ("coffee coffee", 1), ("coffee", 1), ("", 9)])
+    assert history == {"coffee": {5: 1, 1: 2}, "beans": {5: 1}}
+    assert guess_category(["coffee"], {}, history) == 1
+    assert guess_category(["beans", "coffee"], {}, history) == 5
 
 
 def test_history_counts_of_zero_are_no_evidence() -> None:
