@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 from pytest_aiohttp import AiohttpClient
 
+from core.auth import jobs as auth_jobs
 from core.clock import ManualClock
-from core.services import ServiceFactory
+from core.container import Container
 from storage.kv import KeyValueStore
-from tests.helpers.app import Client, make_services, test_settings
-from webserver.app import create_app
-from webserver.keys import WebConfig
+from tests.helpers.app import Client, create_test_app, make_container, test_settings
 
 MakeClient = Callable[..., Awaitable[Client]]
 
@@ -27,37 +26,27 @@ async def make_client(
     tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient
 ) -> AsyncIterator[MakeClient]:
     """A real server on 127.0.0.1 over real services; settings sections may be overridden per test."""
-    built: list[ServiceFactory] = []
+    built: list[Container] = []
 
     async def make(*, store: KeyValueStore | None = None, **sections: dict[str, Any]) -> Client:
         settings = test_settings(tmp_path, **sections)
-        services = await make_services(tmp_path, store or kv, clock, settings)
-        await services.auth.warm_denylist(force=True)
-        built.append(services)
-        app = create_app(
-            services=services,
-            clock=clock,
-            config=WebConfig(
-                version="9.9.9",
-                mode="local",
-                max_body_bytes=settings.web.max_body_bytes,
-                trusted_proxies=settings.web.trusted_proxies,
-            ),
-        )
-        return await aiohttp_client(app)
+        container = await make_container(tmp_path, store or kv, clock, settings)
+        await auth_jobs.warm_denylist(container, force=True)
+        built.append(container)
+        return await aiohttp_client(create_test_app(container, settings, version="9.9.9"))
 
     yield make
-    for services in built:
-        await services.close()
-        await services.db.dispose()
+    for container in built:
+        await container.close()
+        await container.db.dispose()
 
 
 @pytest.fixture
-async def services(tmp_path: Path, kv: KeyValueStore, clock: ManualClock) -> AsyncIterator[ServiceFactory]:
-    factory = await make_services(tmp_path, kv, clock)
-    yield factory
-    await factory.close()
-    await factory.db.dispose()
+async def container(tmp_path: Path, kv: KeyValueStore, clock: ManualClock) -> AsyncIterator[Container]:
+    built = await make_container(tmp_path, kv, clock)
+    yield built
+    await built.close()
+    await built.db.dispose()
 
 
 @pytest.fixture

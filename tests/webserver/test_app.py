@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ from pydantic import BaseModel, Field
 from pytest_aiohttp import AiohttpClient
 
 from core.clock import ManualClock
+from core.container import Container
 from core.errors import Conflict
-from core.services import ServiceFactory
 from storage.kv import MemoryStore, RedisStore
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, make_container
 from tests.helpers.redis_server import RedisServer
-from webserver.api import Api, model_response
+from webserver.api import Api, model_response, route
 from webserver.app import create_app
 from webserver.keys import WebConfig
 
@@ -33,29 +34,32 @@ class Echo(BaseModel):
     count: int = 1
 
 
+@route("POST", "/echo", summary="echo", body=Echo, response=Echo, form=True)
+async def echo(request: web.Request, body: Echo) -> web.StreamResponse:
+    return model_response(body, status=201)
+
+
+@route("GET", "/boom", summary="fails")
+async def boom(request: web.Request) -> web.StreamResponse:
+    raise RuntimeError("secret internals")
+
+
+@route("GET", "/conflict", summary="domain error")
+async def conflict(request: web.Request) -> web.StreamResponse:
+    raise Conflict("email_taken", "Email already registered")
+
+
 def _test_routes(app: web.Application) -> None:
-    api = Api(title="t", version="0")
-
-    @api.route("POST", "/echo", summary="echo", body=Echo, response=Echo, form=True)
-    async def echo(request: web.Request, body: Echo) -> web.StreamResponse:
-        return model_response(body, status=201)
-
-    @api.route("GET", "/boom", summary="fails")
-    async def boom(request: web.Request) -> web.StreamResponse:
-        raise RuntimeError("secret internals")
-
-    @api.route("GET", "/conflict", summary="domain error")
-    async def conflict(request: web.Request) -> web.StreamResponse:
-        raise Conflict("email_taken", "Email already registered")
-
+    # The handlers declared above with the module-level `route`, collected the way the route modules are.
+    api = Api.collect(sys.modules[__name__])
+    assert {operation.path for operation in api.operations} == {"/echo", "/boom", "/conflict"}
     api.register(app)
 
 
 @pytest.fixture
-async def test_client(services: ServiceFactory, aiohttp_client: AiohttpClient) -> Client:
+async def test_client(container: Container, aiohttp_client: AiohttpClient) -> Client:
     app = create_app(
-        services=services,
-        clock=services.clock,
+        container=container,
         config=WebConfig(version="9.9.9", mode="local", max_body_bytes=64 * 1024),
         extra_setup=_test_routes,
     )
@@ -190,16 +194,14 @@ async def test_openapi_and_docs(client: Client) -> None:
 # --- health when parts fail -----------------------------------------------------------------------------------------
 
 
-async def _health_app(services: ServiceFactory, aiohttp_client: AiohttpClient) -> Client:
-    app = create_app(
-        services=services, clock=services.clock, config=WebConfig(version="1", mode="local", max_body_bytes=1024)
-    )
+async def _health_app(container: Container, aiohttp_client: AiohttpClient) -> Client:
+    app = create_app(container=container, config=WebConfig(version="1", mode="local", max_body_bytes=1024))
     return await aiohttp_client(app)
 
 
 async def test_health_503_when_database_unusable(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
-    services = await make_services(tmp_path, MemoryStore(), ManualClock())
-    client = await _health_app(services, aiohttp_client)
+    container = await make_container(tmp_path, MemoryStore(), ManualClock())
+    client = await _health_app(container, aiohttp_client)
     path = tmp_path / "test.db"
     original = path.read_bytes()[:100]
     with path.open("r+b") as handle:
@@ -215,15 +217,16 @@ async def test_health_503_when_database_unusable(tmp_path: Path, aiohttp_client:
     with path.open("r+b") as handle:
         handle.write(original)
     assert (await client.get("/health")).status == 200
-    await services.db.dispose()
+    await container.close()
+    await container.db.dispose()
 
 
 async def test_health_503_when_redis_down(
     tmp_path: Path, own_redis: RedisServer, aiohttp_client: AiohttpClient
 ) -> None:
     store = RedisStore.from_url(own_redis.url)
-    services = await make_services(tmp_path, store, ManualClock())
-    client = await _health_app(services, aiohttp_client)
+    container = await make_container(tmp_path, store, ManualClock())
+    client = await _health_app(container, aiohttp_client)
     assert (await client.get("/health")).status == 200
     own_redis.stop()
     response = await client.get("/health")
@@ -233,4 +236,5 @@ async def test_health_503_when_redis_down(
     own_redis.start()
     assert (await client.get("/health")).status == 200
     await store.close()
-    await services.db.dispose()
+    await container.close()
+    await container.db.dispose()

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from core.auth.service import AuthService
 from core.clock import ManualClock
 from tests.helpers.app import Client
 from tests.webserver.conftest import MakeClient
-from webserver.keys import SERVICES
+from webserver.keys import CONTAINER
 
 API = "/api/v1"
 PASSWORD = "correct horse battery"
@@ -350,7 +351,8 @@ async def test_profile_get_and_put(client: Client) -> None:
 async def test_disabled_account_loses_tokens(client: Client) -> None:
     body = await register(client)
     # No route disables accounts yet (the admin issue adds one); the service is what it will call.
-    await client.app[SERVICES].auth.set_active(body["user_id"], False)
+    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+        await AuthService(uow).set_active(body["user_id"], False)
     assert await me_status(client, body["access_token"]) == 401
     login = await client.post(f"{API}/auth/login", json={"email": "ann@example.org", "password": PASSWORD})
     assert login.status == 403

@@ -15,19 +15,19 @@ from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
+from core.auth import jobs as auth_jobs
 from core.clock import ManualClock
-from core.services import ServiceFactory
+from core.container import Container
+from core.identity.service import IdentityService
 from storage.kv import KeyValueStore, KeyValueUnavailable, MemoryStore
 from storage.models.auth import AuthSession
 from storage.models.identity import BindingCode
 from storage.models.user import User
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, create_test_app, make_container
 from tests.helpers.app import test_settings as build_settings
 from tests.webserver.conftest import MakeClient
-from webserver.app import create_app
-from webserver.keys import SERVICES, WebConfig
-from webserver.routes.service import session_method
-from webserver.signed import configure_signing
+from webserver.keys import CONTAINER
+from webserver.signed import session_method
 
 # The outside client is a single file that bots copy next to their code; it is imported the way they import it.
 _CLIENT_DIR = str(Path(__file__).resolve().parents[2] / "clients" / "python")
@@ -55,7 +55,7 @@ async def make_signed(
     tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient
 ) -> AsyncIterator[MakeSigned]:
     """Like make_client, but registers two outside bots before the server starts (the app is frozen after)."""
-    built: list[ServiceFactory] = []
+    built: list[Container] = []
 
     async def make(*, store: KeyValueStore | None = None, ratelimit: dict[str, int] | None = None) -> Client:
         settings = build_settings(
@@ -67,21 +67,17 @@ async def make_signed(
                 "secrets": json.dumps({CLIENT_ID: [SECRET, ROTATED], OTHER_ID: [OTHER_SECRET]}),
             },
         )
-        services = await make_services(tmp_path, store or kv, clock, settings)
-        await services.auth.warm_denylist(force=True)
-        built.append(services)
-        app = create_app(
-            services=services,
-            clock=clock,
-            config=WebConfig(version="9.9.9", mode="local", max_body_bytes=settings.web.max_body_bytes),
-        )
-        configure_signing(app, settings.signing)
+        container = await make_container(tmp_path, store or kv, clock, settings)
+        await auth_jobs.warm_denylist(container, force=True)
+        built.append(container)
+        # The signing clients come from the settings' signing section, as run.py's web_config reads them.
+        app = create_test_app(container, settings, version="9.9.9")
         return await aiohttp_client(app)
 
     yield make
-    for services in built:
-        await services.close()
-        await services.db.dispose()
+    for container in built:
+        await container.close()
+        await container.db.dispose()
 
 
 @pytest.fixture
@@ -146,8 +142,8 @@ async def assert_refused(response: ClientResponse) -> None:
 
 
 async def count(client: Client, model: type[Any]) -> int:
-    services = client.app[SERVICES]
-    async with services.unit_of_work(write=False) as uow:
+    container = client.app[CONTAINER]
+    async with container.unit_of_work(write=False) as uow:
         result = await uow.session.execute(select(func.count()).select_from(model))
         return int(result.scalar_one())
 
@@ -522,13 +518,14 @@ async def test_referral_by_the_referrers_telegram_id(client: Client, bot: Unibot
     assert unknown["data"]["referred_by_telegram_id"] is None
     assert (existing["data"]["created"], existing["data"]["referred_by_telegram_id"]) == (False, None)
 
-    services = client.app[SERVICES]
-    async with services.unit_of_work(write=False) as uow:
+    container = client.app[CONTAINER]
+    async with container.unit_of_work(write=False) as uow:
         rows = {row.telegram_id: row for row in (await uow.session.execute(select(User))).scalars()}
     assert rows[9100].referred_by_id == referrer["data"]["user_id"]
     assert rows[9002].referred_by_id is None
     assert rows[9200].referred_by_id is None
-    info = await services.identity.referral_info(referrer["data"]["user_id"])
+    async with container.unit_of_work(write=False) as uow:
+        info = await IdentityService(uow).referral_info(referrer["data"]["user_id"])
     assert info.count == 1
     assert other["data"]["user_id"] != referrer["data"]["user_id"]
 

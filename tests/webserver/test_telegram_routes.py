@@ -15,11 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
+from core.auth.service import AuthService
 from core.clock import ManualClock
-from core.services import ServiceFactory
+from core.container import Container
+from core.identity.service import IdentityService
 from core.settings import LOCAL_BOT_TOKEN
 from core.telegram.initdata import (
     ed25519_public_key_hex,
@@ -31,13 +32,11 @@ from core.telegram.login_widget import sign_login_widget
 from core.telegram.user_data import MAX_USER_ID, TelegramUser
 from core.users.dto import TelegramProfile
 from storage.kv import KeyValueStore
-from tests.helpers.app import Client, make_services
+from tests.helpers.app import Client, create_test_app, make_container
 from tests.helpers.app import test_settings as settings_for
 from tests.webserver.conftest import MakeClient
 from tests.webserver.test_auth_routes import API, PASSWORD, bearer, register
-from webserver.app import create_app
-from webserver.keys import SERVICES, WebConfig
-from webserver.routes.telegram import configure_telegram_routes
+from webserver.keys import CONTAINER, TelegramWebConfig
 
 BOT_ID = int(LOCAL_BOT_TOKEN.split(":", 1)[0])
 OTHER_BOT_TOKEN = "1000000002:another-bot-token-for-tests"
@@ -325,23 +324,23 @@ async def test_ed25519_signature(make_client: MakeClient, clock: ManualClock) ->
 async def test_tma_header_authenticates_and_is_cached(
     client: Client, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    identity = client.app[SERVICES].identity
     calls = 0
-    original = identity.user_for_init_data
+    original = IdentityService.prove_init_data
 
-    async def counting(raw: str) -> Any:
+    async def counting(self: IdentityService, raw: str) -> Any:
         nonlocal calls
         calls += 1
-        return await original(raw)
+        return await original(self, raw)
 
-    monkeypatch.setattr(identity, "user_for_init_data", counting)
+    # What the tma scheme calls on a cache miss: proving the initData (and finding or creating its user).
+    monkeypatch.setattr(IdentityService, "prove_init_data", counting)
     raw = init_data(clock, tg_user(7001, "Mini"))
     first = await me(client, tma(raw))
     assert first["telegram_id"] == 7001
     for _ in range(5):
         assert (await me(client, tma(raw)))["id"] == first["id"]
     assert calls == 1
-    assert client.app[SERVICES].guard.cached_init_data == 1
+    assert client.app[CONTAINER].guard.cached_init_data == 1
     # Any route that needs a user takes it.
     sessions = await get_json(client, f"{API}/auth/sessions", tma(raw))
     assert sessions == {"sessions": []}
@@ -360,7 +359,7 @@ async def test_tma_header_authenticates_and_is_cached(
     # initData stops working once it is older than the max age, cached or not.
     clock.advance(86400 + 1)
     await me(client, tma(raw), status=401)
-    assert client.app[SERVICES].guard.cached_init_data == 0
+    assert client.app[CONTAINER].guard.cached_init_data == 0
 
 
 async def test_tma_logout_and_disabled_user(client: Client, clock: ManualClock) -> None:
@@ -374,10 +373,14 @@ async def test_tma_logout_and_disabled_user(client: Client, clock: ManualClock) 
     fresh = init_data(clock, tg_user(7002, "Leaving"))
     assert (await me(client, tma(fresh)))["id"] == user["id"]
 
-    await client.app[SERVICES].auth.set_active(user["id"], False)
-    await me(client, tma(fresh), status=401)
+    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+        await AuthService(uow).set_active(user["id"], False)
+    # initData still proves who this is; the access policy then refuses the disabled account.
+    disabled = await me(client, tma(fresh), status=403)
+    assert disabled["error_code"] == "ACCOUNT_DISABLED"
     clock.advance(1)
-    await me(client, tma(init_data(clock, tg_user(7002, "Leaving"))), status=401)
+    disabled = await me(client, tma(init_data(clock, tg_user(7002, "Leaving"))), status=403)
+    assert disabled["error_code"] == "ACCOUNT_DISABLED"
 
 
 # --- Login Widget -------------------------------------------------------------------------------------------------
@@ -473,22 +476,18 @@ async def test_configured_cookie_and_redirect(
     tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient
 ) -> None:
     with pytest.raises(ValueError, match="cookie"):
-        configure_telegram_routes(web.Application(), cookie_name="bad name", redirect_url="/", secure_cookies=True)
+        TelegramWebConfig(cookie_name="bad name", redirect_url="/", secure_cookies=True)
     for target in ("//evil.example", "javascript:alert(1)", "/a\r\nSet-Cookie: x=1", "relative"):
         with pytest.raises(ValueError, match="redirect"):
-            configure_telegram_routes(web.Application(), cookie_name="ok", redirect_url=target, secure_cookies=True)
+            TelegramWebConfig(cookie_name="ok", redirect_url=target, secure_cookies=True)
 
     settings = settings_for(tmp_path, ratelimit=GENEROUS)
-    services = await make_services(tmp_path, kv, clock, settings)
+    container = await make_container(tmp_path, kv, clock, settings)
     try:
-        app = create_app(
-            services=services,
-            clock=clock,
-            config=WebConfig(version="1", mode="polling", max_body_bytes=settings.web.max_body_bytes),
-            extra_setup=lambda app: configure_telegram_routes(
-                app, cookie_name="tg_session", redirect_url="/app/home?from=telegram", secure_cookies=True
-            ),
+        telegram = TelegramWebConfig(
+            cookie_name="tg_session", redirect_url="/app/home?from=telegram", secure_cookies=True
         )
+        app = create_test_app(container, settings, version="1", mode="polling", telegram=telegram)
         client = await aiohttp_client(app)
         response = await client.get(WIDGET, params=widget_fields(clock), allow_redirects=False)
         assert response.status == 302
@@ -501,8 +500,8 @@ async def test_configured_cookie_and_redirect(
         await me(client, {"Cookie": f"tg_session={token}"})
         await me(client, {"Cookie": f"unibot_access={token}"}, status=401)
     finally:
-        await services.close()
-        await services.db.dispose()
+        await container.close()
+        await container.db.dispose()
 
 
 # --- link codes, unlinking, methods ---------------------------------------------------------------------------------
@@ -528,7 +527,7 @@ async def test_telegram_only_user_cannot_unlink(client: Client, clock: ManualClo
 
 
 async def test_link_code_then_unlink(client: Client, clock: ManualClock) -> None:
-    services: ServiceFactory = client.app[SERVICES]
+    container: Container = client.app[CONTAINER]
     account = await register(client, "link@example.org")
     token = bearer(account["access_token"])
     assert (await client.delete(f"{API}/auth/telegram", headers=token)).status == 404
@@ -543,14 +542,15 @@ async def test_link_code_then_unlink(client: Client, clock: ManualClock) -> None
     assert set(body) == {"code", "expires_in", "link"}
     assert body["expires_in"] == 600
     assert body["link"] is None
-    services.identity.bot_username = "unibot_test_bot"
+    container.links.bot_username = "unibot_test_bot"
     named = await (await client.post(f"{API}/auth/telegram/link-code/", headers=token)).json()
     assert named["link"] == f"https://t.me/unibot_test_bot?start=link_{named['code']}"
 
     # What the bot does on /start link_<code>.
-    await services.identity.link_from_start(
-        code=body["code"], profile=TelegramProfile(telegram_id=8101, first_name="Linked", username="linked_tg")
-    )
+    async with container.unit_of_work(write=True) as uow:
+        await IdentityService(uow).link_from_start(
+            code=body["code"], profile=TelegramProfile(telegram_id=8101, first_name="Linked", username="linked_tg")
+        )
     methods = await get_json(client, f"{API}/auth/methods", token)
     assert methods["methods"] == ["telegram", "password"]
     assert methods["telegram_username"] == "linked_tg"
@@ -598,7 +598,8 @@ async def test_link_page(client: Client) -> None:
 
 async def telegram_user_and_code(client: Client, clock: ManualClock, telegram_id: int) -> tuple[dict[str, Any], str]:
     user = await sign_in(client, init_data(clock, tg_user(telegram_id, "Bare")))
-    issued = await client.app[SERVICES].identity.issue_code_for_telegram(telegram_id)
+    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+        issued = await IdentityService(uow).issue_code_for_telegram(telegram_id)
     return user, issued.code
 
 
@@ -666,7 +667,8 @@ async def test_telegram_account_of_another_email_account_is_a_conflict(client: C
     await register(client, "first@example.org")
     assert (await confirm(client, code, "first@example.org")).status == 200
     await register(client, "second@example.org")
-    second_code = (await client.app[SERVICES].identity.issue_code_for_telegram(9005)).code
+    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+        second_code = (await IdentityService(uow).issue_code_for_telegram(9005)).code
     conflict = await confirm(client, second_code, "second@example.org")
     assert conflict.status == 409
     assert (await conflict.json())["error_code"] == "TELEGRAM_TAKEN"

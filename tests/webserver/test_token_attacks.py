@@ -19,7 +19,7 @@ from storage.kv import MemoryStore
 from tests.helpers.app import Client
 from tests.webserver.conftest import MakeClient
 from tests.webserver.test_auth_routes import API, bearer, me_status, register
-from webserver.keys import SERVICES
+from webserver.keys import CONTAINER
 
 
 def b64(data: dict[str, Any] | bytes) -> str:
@@ -135,9 +135,9 @@ async def test_eddsa_tokens_and_jwks(make_client: MakeClient, tmp_path: Path) ->
         forged = _hs256(payload, public, "ed-2026")
         assert await me_status(client, forged) == 401
     # A token signed by the previous key (still published) is accepted: rotation without a cliff.
-    services = client.app[SERVICES]
+    container = client.app[CONTAINER]
     old_codec = JwtCodec(
-        algorithm="EdDSA", signing_key=old, issuer="unibot", audience="unibot-api", clock=services.clock
+        algorithm="EdDSA", signing_key=old, issuer="unibot", audience="unibot-api", clock=container.clock
     )
     old_token = old_codec.encode(
         {"sid": payload["sid"], "ver": 0},
