@@ -20,6 +20,7 @@ from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, RedisStore
 from storage.migrate import upgrade
 from storage.ratelimit import create_limits_storage
+from tests.helpers.databases import shared_sqlite_template
 
 # The cheapest argon2id the settings accept (OWASP's floor), so that tests with many sign-ins stay fast.
 FAST_ARGON2 = {"argon2_memory_kib": 19456, "argon2_time_cost": 2, "argon2_parallelism": 1}
@@ -46,7 +47,8 @@ async def database_url(tmp_path: Path) -> str:
     a database of the test's own on it, so the same tests prove the PostgreSQL path."""
     server = os.environ.get("UNIBOT_TEST_POSTGRES")
     if not server:
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        # A copy of the session's migrated template: the caller's own upgrade then finds nothing to do.
+        return await shared_sqlite_template().fresh(tmp_path / "test.db")
     name = "t_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
     admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     try:

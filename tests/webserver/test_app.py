@@ -197,6 +197,7 @@ async def _health_app(services: ServiceFactory, aiohttp_client: AiohttpClient) -
     return await aiohttp_client(app)
 
 
+@pytest.mark.sqlite_only
 async def test_health_503_when_database_unusable(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
     services = await make_services(tmp_path, MemoryStore(), ManualClock())
     client = await _health_app(services, aiohttp_client)
