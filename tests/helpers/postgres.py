@@ -16,6 +16,8 @@ INSTALL_HINT = "PostgreSQL is not installed (no initdb/pg_ctl found): run `sudo 
 # The server refuses to run as root; Debian's package creates this system user for it.
 SYSTEM_USER = "postgres"
 SUPERUSER = "postgres"
+# Where Debian's packages put each major version's programs, off PATH.
+DEBIAN_VERSIONS = Path("/usr/lib/postgresql")
 
 # Durability off: a crash loses nothing a test needs, and each commit skips its flush to disk.
 SERVER_SETTINGS = {
@@ -46,7 +48,7 @@ def find_bindir() -> Path | None:
         bindir = Path(pg_ctl).resolve().parent
         if (bindir / "initdb").exists():
             return bindir
-    candidates = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")]
+    candidates = [path.parent for path in DEBIAN_VERSIONS.glob("*/bin/pg_ctl")]
     candidates = [bindir for bindir in candidates if (bindir / "initdb").exists()]
     return max(candidates, key=_version) if candidates else None
 
