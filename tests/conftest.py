@@ -49,10 +49,15 @@ def postgres_template() -> Iterator[PostgresTemplate]:
         return
     try:
         server = PostgresServer()
-        server.start()
     except PostgresUnavailable as error:
-        pytest.fail(str(error), pytrace=False)
+        missing = str(error)
+    else:
+        missing = ""
+    # Failed outside the handler, so that the report is the one line naming the install command.
+    if missing:
+        pytest.fail(missing, pytrace=False)
     try:
+        server.start()
         yield PostgresTemplate(server.url)
     finally:
         server.stop()
