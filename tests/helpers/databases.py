@@ -1,6 +1,7 @@
 """Fresh, migrated databases for tests: the migrations run once per session into a template, each test gets a copy.
 
-Running Alembic per test costs far more than copying its result (figures in the module's tests' timing notes).
+Measured on the 2-core CI machine under load: Alembic per test ~240 ms on SQLite and ~300 ms on PostgreSQL, against
+~1 ms for a file copy and ~50-125 ms for CREATE DATABASE ... TEMPLATE (plus ~30 ms to drop it afterwards).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class SqliteTemplate:
 
 
 def _copy_unless_present(source: Path, target: Path) -> None:
-    # A few hundred kilobytes: blocking the loop for it costs less than a thread hop.
+    # About 120 KB: blocking the loop for it costs less than a thread hop.
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
