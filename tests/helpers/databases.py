@@ -1,7 +1,7 @@
 """Fresh, migrated databases for tests: the migrations run once per session into a template, each test gets a copy.
 
-Measured on the 2-core CI machine under load: Alembic per test ~240 ms on SQLite and ~300 ms on PostgreSQL, against
-~1 ms for a file copy and ~50-125 ms for CREATE DATABASE ... TEMPLATE (plus ~30 ms to drop it afterwards).
+Measured on the 2-core CI machine under load (medians): Alembic per test ~170-240 ms on SQLite and ~270-440 ms on
+PostgreSQL, against ~0.5 ms for a file copy and ~40 ms for CREATE DATABASE ... TEMPLATE on tmpfs (plus ~30 ms to drop).
 """
 
 from __future__ import annotations

@@ -28,8 +28,24 @@ SERVER_SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
+    # Caps the WAL kept between checkpoints, which counts against memory when the folder is on tmpfs.
+    "max_wal_size": "'128MB'",
     "log_min_messages": "warning",
 }
+
+
+SHM = "/dev/shm"
+
+
+def scratch_parent() -> str | None:
+    """/dev/shm when it is a roomy tmpfs, else the usual temporary folder (None). On the 2-core CI machine under
+    load a test's CREATE DATABASE ... TEMPLATE took ~35 ms there against ~270 ms on disk."""
+    try:
+        if os.access(SHM, os.W_OK | os.X_OK) and shutil.disk_usage(SHM).free >= 1 << 30:
+            return SHM
+    except OSError:
+        pass
+    return None
 
 
 class PostgresUnavailable(RuntimeError):
@@ -83,7 +99,7 @@ class PostgresServer:
 
     def start(self) -> None:
         # Not under pytest's basetemp: as root that is a 0700 folder the postgres user cannot enter.
-        self.folder = Path(tempfile.mkdtemp(prefix="unibot-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="unibot-pg-", dir=scratch_parent()))
         if self.owner is not None:
             os.chown(self.folder, self.owner.pw_uid, self.owner.pw_gid)
         self._run(
