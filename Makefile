@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := bot core storage webserver fake_telegram mtproto clients tests bench run.py
 
-.PHONY: install run test test-postgres lint typecheck pytest catalogs bench clean
+.PHONY: install run test preflight lint typecheck pytest catalogs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,17 +30,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy $(CODE)
 
-pytest: install
+# The tests start their own redis-server and PostgreSQL; this installs them, or names the command that does.
+preflight:
+	bash .ci/preflight
+
+pytest: install preflight
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
-
-# The identity tests again on a PostgreSQL server you name, e.g.
-#   make test-postgres UNIBOT_TEST_POSTGRES=postgresql+asyncpg://postgres@127.0.0.1:5432
-# (each test creates a database of its own there).
-test-postgres: install
-	UNIBOT_TEST_POSTGRES=$(UNIBOT_TEST_POSTGRES) $(BIN)/python -m pytest -k "memory or not redis" \
-		tests/webserver tests/core/auth/test_hot_path_and_jobs.py tests/core/users
+test: preflight lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m bench.users_me

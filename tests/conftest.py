@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -8,7 +9,46 @@ import pytest
 
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from tests.helpers.catalogs import LOCALES, compile_catalogs
+from tests.helpers.databases import PostgresTemplate, shared_sqlite_template
+from tests.helpers.postgres import PostgresServer, PostgresUnavailable
 from tests.helpers.redis_server import RedisServer
+
+DB_BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Before the fixture's own params are applied, which a direct parametrization then overrides:
+    # SQLite-only tests get no postgresql variant.
+    if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("db_backend", ["sqlite"])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that takes both a key-value store and a database runs as the two deployments the product has:
+    SQLite with the in-process store (one machine) and PostgreSQL with Redis (replicas). The crossed pairs add
+    time and no case of their own."""
+    pairs = {("memory", "sqlite"), ("redis", "postgresql")}
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        store, backend = params.get("store_kind"), params.get("db_backend")
+        crossed = store is not None and backend is not None and (store, backend) not in pairs
+        # A SQLite-only test keeps its Redis variant: it has no other way to meet Redis.
+        if crossed and not (backend == "sqlite" and item.get_closest_marker("sqlite_only")):
+            dropped.append(item)
+            continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The old helper (tests.helpers.app.database_url) puts every database on the server UNIBOT_TEST_POSTGRES names.
+    legacy = "db_backend" not in getattr(item, "fixturenames", ())
+    if os.environ.get("UNIBOT_TEST_POSTGRES") and item.get_closest_marker("sqlite_only") and legacy:
+        pytest.skip("SQLite only, and UNIBOT_TEST_POSTGRES puts this test's database on PostgreSQL")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,6 +62,62 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate]:
+    """A throwaway PostgreSQL server for the session, or the server UNIBOT_TEST_POSTGRES names
+    (postgresql+asyncpg://user@host:port, a superuser; nothing of the session is left on it)."""
+    external = os.environ.get("UNIBOT_TEST_POSTGRES")
+    if external:
+        template = PostgresTemplate(external)
+        yield template
+        template.close()
+        return
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as error:
+        missing = str(error)
+    else:
+        missing = ""
+    # Failed outside the handler, so that the report is the one line naming the install command.
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    try:
+        server.start()
+        yield PostgresTemplate(server.url)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture
+async def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A database of the test's own at the migrations' head, on each backend (a test marked sqlite_only: SQLite)."""
+    if db_backend == "sqlite":
+        yield await shared_sqlite_template().fresh(tmp_path / "test.db")
+        return
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    url = await template.fresh()
+    yield url
+    await template.drop(url)
+
+
+@pytest.fixture
+async def blank_database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """An empty database of the test's own, for tests of the migrations themselves."""
+    if db_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+        return
+    template: PostgresTemplate = request.getfixturevalue("postgres_template")
+    url = await template.blank()
+    yield url
+    await template.drop(url)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from core.auth import password_flows
@@ -20,8 +21,8 @@ BORIS: FakeUser = {"id": 7_100_000_002, "first_name": "Борис", "language_co
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="test")
 
 
-async def test_start_creates_the_user_and_help_lists_commands(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+async def test_start_creates_the_user_and_help_lists_commands(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         [welcome] = await harness.send(ANN, "/start")
         assert "Welcome, Ann" in welcome["text"]
         async with harness.container.unit_of_work(write=False) as uow:
@@ -31,8 +32,9 @@ async def test_start_creates_the_user_and_help_lists_commands(tmp_path: Path) ->
         assert "/profile" in help_text["text"]
 
 
-async def test_read_only_handlers_never_wait_for_the_write_lock(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+@pytest.mark.sqlite_only
+async def test_read_only_handlers_never_wait_for_the_write_lock(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         await harness.send(ANN, "/start")
         # Another process holds SQLite's write lock; /help and /profile still answer at once.
         locker = sqlite3.connect(tmp_path / "test.db", timeout=0)
@@ -45,8 +47,10 @@ async def test_read_only_handlers_never_wait_for_the_write_lock(tmp_path: Path) 
             locker.close()
 
 
-async def test_plain_text_and_unknown_commands_get_a_hint_in_the_users_language(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+async def test_plain_text_and_unknown_commands_get_a_hint_in_the_users_language(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         [hint] = await harness.send(ANN, "hello")
         assert "/help" in hint["text"]
         [unknown] = await harness.send(BORIS, "/nonsense")
@@ -54,8 +58,8 @@ async def test_plain_text_and_unknown_commands_get_a_hint_in_the_users_language(
         assert "команд" in unknown["text"]
 
 
-async def test_disabled_user_is_refused_in_their_language(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+async def test_disabled_user_is_refused_in_their_language(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         await harness.send(BORIS, "/start")
         async with harness.container.unit_of_work(write=True) as uow:
             user = (await uow.session.execute(select(User).where(User.telegram_id == BORIS["id"]))).scalar_one()
@@ -66,8 +70,8 @@ async def test_disabled_user_is_refused_in_their_language(tmp_path: Path) -> Non
         assert again["text"] == refusal["text"]
 
 
-async def test_choosing_the_current_language_is_quiet_success(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+async def test_choosing_the_current_language_is_quiet_success(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         [menu] = await harness.send(ANN, "/language")
         buttons = [button for row in menu["reply_markup"]["inline_keyboard"] for button in row]
         english = next(button for button in buttons if "English" in button["text"])
@@ -82,9 +86,9 @@ async def test_choosing_the_current_language_is_quiet_success(tmp_path: Path) ->
 
 
 async def test_link_issues_a_page_in_the_users_language_and_the_web_confirmation_is_announced(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with bot_harness(tmp_path) as harness:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         await password_flows.register_email(
             harness.container,
             email="boris@example.org",
@@ -105,8 +109,8 @@ async def test_link_issues_a_page_in_the_users_language_and_the_web_confirmation
         assert any("boris@example.org" in message["text"] for message in messages)
 
 
-async def test_start_link_joins_the_account_that_asked(tmp_path: Path) -> None:
-    async with bot_harness(tmp_path) as harness:
+async def test_start_link_joins_the_account_that_asked(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
         user, _ = await password_flows.register_email(
             harness.container,
             email="ann@example.org",

@@ -21,6 +21,7 @@ from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, RedisStore
 from storage.migrate import upgrade
 from storage.ratelimit import create_limits_storage
+from tests.helpers.databases import shared_sqlite_template
 from webserver.app import create_app
 
 # The cheapest argon2id the settings accept (OWASP's floor), so that tests with many sign-ins stay fast.
@@ -48,7 +49,8 @@ async def database_url(tmp_path: Path) -> str:
     a database of the test's own on it, so the same tests prove the PostgreSQL path."""
     server = os.environ.get("UNIBOT_TEST_POSTGRES")
     if not server:
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        # A copy of the session's migrated template: the caller's own upgrade then finds nothing to do.
+        return await shared_sqlite_template().fresh(tmp_path / "test.db")
     name = "t_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
     admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     try:
@@ -62,12 +64,17 @@ async def database_url(tmp_path: Path) -> str:
 
 
 async def make_container(
-    tmp_path: Path, kv: KeyValueStore, clock: Clock, settings: Settings | None = None
+    tmp_path: Path, kv: KeyValueStore, clock: Clock, settings: Settings | None = None, *, url: str | None = None
 ) -> Container:
-    """The domain's container, built by the composition root's own function on a real, migrated database."""
+    """The domain's container, built by the composition root's own function on a real, migrated database: the
+    given one (the `database_url` fixture, on either backend) or an SQLite file in the test's folder."""
     settings = settings or test_settings(tmp_path)
-    db = Database(DatabaseConfig(url=await database_url(tmp_path)))
-    await upgrade(db.write_engine)
+    if url is None:
+        url = await database_url(tmp_path)
+        db = Database(DatabaseConfig(url=url))
+        await upgrade(db.write_engine)
+    else:
+        db = Database(DatabaseConfig(url=url))
     redis_url = None
     if isinstance(kv, RedisStore):
         kwargs = kv.client.connection_pool.connection_kwargs

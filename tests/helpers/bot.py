@@ -54,9 +54,11 @@ class BotHarness:
 
 
 @asynccontextmanager
-async def bot_harness(tmp_path: Path, *, container: Container | None = None) -> AsyncIterator[BotHarness]:
+async def bot_harness(
+    tmp_path: Path, *, url: str | None = None, container: Container | None = None
+) -> AsyncIterator[BotHarness]:
     own = container is None
-    built = container or await make_container(tmp_path, MemoryStore(), ManualClock())
+    built = container or await make_container(tmp_path, MemoryStore(), ManualClock(), url=url)
     async with FakeTelegram("127.0.0.1", 0) as fake:
         bot = create_bot(LOCAL_BOT_TOKEN, fake.base_url)
         i18n = create_i18n(LOCALES, default_locale="en", domain="messages")

@@ -23,14 +23,14 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def make_client(
-    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient
+    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient, database_url: str
 ) -> AsyncIterator[MakeClient]:
     """A real server on 127.0.0.1 over real services; settings sections may be overridden per test."""
     built: list[Container] = []
 
     async def make(*, store: KeyValueStore | None = None, **sections: dict[str, Any]) -> Client:
         settings = test_settings(tmp_path, **sections)
-        container = await make_container(tmp_path, store or kv, clock, settings)
+        container = await make_container(tmp_path, store or kv, clock, settings, url=database_url)
         await auth_jobs.warm_denylist(container, force=True)
         built.append(container)
         return await aiohttp_client(create_test_app(container, settings, version="9.9.9"))
@@ -42,8 +42,10 @@ async def make_client(
 
 
 @pytest.fixture
-async def container(tmp_path: Path, kv: KeyValueStore, clock: ManualClock) -> AsyncIterator[Container]:
-    built = await make_container(tmp_path, kv, clock)
+async def container(
+    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str
+) -> AsyncIterator[Container]:
+    built = await make_container(tmp_path, kv, clock, url=database_url)
     yield built
     await built.close()
     await built.db.dispose()

@@ -199,6 +199,7 @@ async def _health_app(container: Container, aiohttp_client: AiohttpClient) -> Cl
     return await aiohttp_client(app)
 
 
+@pytest.mark.sqlite_only
 async def test_health_503_when_database_unusable(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
     container = await make_container(tmp_path, MemoryStore(), ManualClock())
     client = await _health_app(container, aiohttp_client)

@@ -26,8 +26,8 @@ CLIENT = ClientInfo(ip="127.0.0.1", user_agent="pytest")
 
 
 @pytest.fixture
-async def services(tmp_path: Path, kv: KeyValueStore) -> AsyncIterator[Container]:
-    factory = await make_container(tmp_path, kv, ManualClock())
+async def services(tmp_path: Path, kv: KeyValueStore, database_url: str) -> AsyncIterator[Container]:
+    factory = await make_container(tmp_path, kv, ManualClock(), url=database_url)
     yield factory
     await factory.close()
     await factory.db.dispose()

@@ -26,8 +26,8 @@ PASSWORD = "Blue-Heron-Lantern-42"
 
 
 @pytest.fixture
-async def container(tmp_path: Path) -> AsyncIterator[Container]:
-    built = await make_container(tmp_path, MemoryStore(), ManualClock())
+async def container(tmp_path: Path, database_url: str) -> AsyncIterator[Container]:
+    built = await make_container(tmp_path, MemoryStore(), ManualClock(), url=database_url)
     yield built
     await built.close()
     await built.db.dispose()

@@ -16,8 +16,8 @@ from tests.helpers.app import make_container
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Container]:
-    factory = await make_container(tmp_path, MemoryStore(), ManualClock())
+async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Container]:
+    factory = await make_container(tmp_path, MemoryStore(), ManualClock(), url=database_url)
     yield factory
     await factory.db.dispose()
 
