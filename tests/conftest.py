@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import ManualClock
+from core.container import Container
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
+from tests.helpers.app import make_container
 from tests.helpers.catalogs import LOCALES, compile_catalogs
 from tests.helpers.databases import PostgresTemplate, shared_sqlite_template
 from tests.helpers.postgres import PostgresServer, PostgresUnavailable
@@ -146,6 +149,23 @@ async def kv(store_kind: str, request: pytest.FixtureRequest) -> AsyncIterator[K
         store = MemoryStore()
     yield store
     await store.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def container(
+    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str
+) -> AsyncIterator[Container]:
+    """The domain's container on a database of the test's own: SQLite with the in-process store, PostgreSQL with
+    Redis (see pytest_collection_modifyitems)."""
+    built = await make_container(tmp_path, kv, clock, url=database_url)
+    yield built
+    await built.close()
+    await built.db.dispose()
 
 
 @pytest.fixture

@@ -52,10 +52,11 @@ async def register(message: Message, user: UserDTO, user_created: bool, mini_app
 
 async def link_page_text(uow: UnitOfWork, user: UserDTO, telegram_id: int, locale: str) -> tuple[str, str | None]:
     """The answer to /link and its button: the one-time page, or why there is none."""
-    if user.email:
-        return _("Your Telegram account is already linked to {email}.").format(email=user.email), None
     identity = IdentityService(uow)
-    issued = await identity.issue_code_for_telegram(telegram_id)
+    try:
+        issued = await identity.issue_code_for_telegram(telegram_id)
+    except Conflict:
+        return _("Your Telegram account is already linked to {email}.").format(email=user.email or ""), None
     url = identity.link_page_url(issued.code, language=locale)
     if url is None:
         return _("Linking is not available right now. Please try again later."), None

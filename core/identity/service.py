@@ -262,7 +262,11 @@ class IdentityService:
     # --- binding codes ----------------------------------------------------------------------------------------
 
     async def issue_code_for_telegram(self, telegram_id: int) -> IssuedCode:
-        """A code for a Telegram chat that wants to link an email account (bot /link, signed /telegram/start)."""
+        """A code for a Telegram chat that wants to link an email account (bot /link, signed /telegram/start);
+        refused when that Telegram account already belongs to an account with an email."""
+        user = await self._users.by_telegram_id(telegram_id)
+        if user is not None and user.email:
+            raise Conflict("already_linked", f"This Telegram account is already linked to {user.email}")
         return await self._issue(issued_to=TELEGRAM, telegram_id=telegram_id, user_id=None)
 
     async def issue_code_for_account(self, user_id: int) -> IssuedCode:

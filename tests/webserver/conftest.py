@@ -17,11 +17,6 @@ MakeClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 async def make_client(
     tmp_path: Path, kv: KeyValueStore, clock: ManualClock, aiohttp_client: AiohttpClient, database_url: str
 ) -> AsyncIterator[MakeClient]:
@@ -41,14 +36,6 @@ async def make_client(
         await container.db.dispose()
 
 
-@pytest.fixture
-async def container(
-    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str
-) -> AsyncIterator[Container]:
-    built = await make_container(tmp_path, kv, clock, url=database_url)
-    yield built
-    await built.close()
-    await built.db.dispose()
 
 
 @pytest.fixture

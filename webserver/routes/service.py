@@ -157,7 +157,7 @@ async def telegram_register(request: web.Request) -> web.StreamResponse:
     documented_body=ChatIn,
     rate="service",
     uow="write",
-    errors=[400, 401, 413, 415, 422],
+    errors=[400, 401, 409, 413, 415, 422],
 )
 async def telegram_start(request: web.Request) -> web.StreamResponse:
     await require_signature(request)

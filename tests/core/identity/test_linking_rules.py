@@ -3,9 +3,6 @@ crediting, one record of which Telegram account belongs to whom; and the absolut
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -17,20 +14,10 @@ from core.errors import Unauthorized
 from core.identity.service import IdentityService
 from core.users.dto import TelegramProfile
 from core.users.service import UserService
-from storage.kv import MemoryStore
 from storage.models import Identity, User
-from tests.helpers.app import make_container
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="test")
 PASSWORD = "Blue-Heron-Lantern-42"
-
-
-@pytest.fixture
-async def container(tmp_path: Path, database_url: str) -> AsyncIterator[Container]:
-    built = await make_container(tmp_path, MemoryStore(), ManualClock(), url=database_url)
-    yield built
-    await built.close()
-    await built.db.dispose()
 
 
 async def email_user(container: Container, email: str) -> int:
