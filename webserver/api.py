@@ -210,7 +210,7 @@ class Api:
 
 
 def _path_variants(path: str) -> list[str]:
-    # The seeds' clients call both "/x" and "/x/"; both reach the handler without a redirect.
+    # Existing clients call both "/x" and "/x/"; both reach the handler without a redirect.
     if path == "/":
         return [path]
     base = path.rstrip("/")

@@ -14,6 +14,8 @@ from webserver.middlewares import request_middleware
 from webserver.routes import auth, health, identity, service, users
 from webserver.routes.docs import register_docs
 
+MAX_LINE_BYTES = 32 * 1024
+
 
 def create_api(version: str) -> Api:
     """Every documented operation: the one list of route modules; a feature adds its module here."""
@@ -36,6 +38,9 @@ def create_app(
     app = web.Application(
         client_max_size=config.max_body_bytes,
         middlewares=[request_middleware(config.max_body_bytes)],
+        # aiohttp refuses request lines and headers over 8190 bytes before the app sees them, in plain text; a
+        # Mini App's initData (up to 8 KiB, in a query or a `tma` header) must reach the app's own checks.
+        handler_args={"max_line_size": MAX_LINE_BYTES, "max_field_size": MAX_LINE_BYTES},
     )
     app[CONTAINER] = container
     app[CONFIG] = config

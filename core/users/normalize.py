@@ -6,7 +6,8 @@ import re
 import unicodedata
 
 # Deliberately permissive: the only real check of an address is a message that reaches it.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,252}\.[^@\s\x00-\x1f\x7f.]{1,63}$")
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,252}\.[^@\s\x00-\x1f\x7f.]{1,63}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,50}$"
 
 

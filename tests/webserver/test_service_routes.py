@@ -620,11 +620,15 @@ async def test_confirm_conflicts_are_409(client: Client, bot: UnibotServiceClien
     first = await register_email(client, "first@example.org")
     second = await register_email(client, "second@example.org")
     _, code = await bot.telegram_start(10_006)
+    # Issued while the chat was still unlinked; redeemed after the first link.
+    _, taken = await bot.telegram_start(10_006)
     assert (await bot.telegram_confirm(code["code"], 10_006, first["access_token"]))[0] == 200
 
-    _, taken = await bot.telegram_start(10_006)
     status, body = await bot.telegram_confirm(taken["code"], 10_006, second["access_token"])
     assert (status, body["error_code"]) == (409, "TELEGRAM_TAKEN")
+    # Once linked, the chat gets no new code.
+    status, body = await bot.telegram_start(10_006)
+    assert (status, body["error_code"]) == (409, "ALREADY_LINKED")
 
     _, another = await bot.telegram_start(10_007)
     status, body = await bot.telegram_confirm(another["code"], 10_007, first["access_token"])

@@ -20,6 +20,7 @@ from pytest_aiohttp import AiohttpClient
 from core.auth.service import AuthService
 from core.clock import ManualClock
 from core.container import Container
+from core.errors import Conflict
 from core.identity.service import IdentityService
 from core.settings import LOCAL_BOT_TOKEN
 from core.telegram.initdata import (
@@ -664,14 +665,19 @@ async def test_expired_code(client: Client, clock: ManualClock) -> None:
 
 async def test_telegram_account_of_another_email_account_is_a_conflict(client: Client, clock: ManualClock) -> None:
     _, code = await telegram_user_and_code(client, clock, 9005)
+    # A second code issued while the Telegram account was still bare, redeemed after the first link.
+    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+        second_code = (await IdentityService(uow).issue_code_for_telegram(9005)).code
     await register(client, "first@example.org")
     assert (await confirm(client, code, "first@example.org")).status == 200
     await register(client, "second@example.org")
-    async with client.app[CONTAINER].unit_of_work(write=True) as uow:
-        second_code = (await IdentityService(uow).issue_code_for_telegram(9005)).code
     conflict = await confirm(client, second_code, "second@example.org")
     assert conflict.status == 409
     assert (await conflict.json())["error_code"] == "TELEGRAM_TAKEN"
+    # Once linked, no new code is issued for that Telegram account at all.
+    with pytest.raises(Conflict):
+        async with client.app[CONTAINER].unit_of_work(write=True) as uow:
+            await IdentityService(uow).issue_code_for_telegram(9005)
 
 
 async def test_failed_sign_ins_are_throttled(make_client: MakeClient, clock: ManualClock) -> None:

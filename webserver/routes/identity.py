@@ -125,6 +125,7 @@ def tokens_response(result: TelegramSignIn) -> web.Response:
     summary="Sign in from a Mini App with initData",
     tags=TAGS,
     response=TelegramSignInOut,
+    documented_body=WebAppIn,
     rate="auth",
     errors=[401, 413, 415, 422],
     description='Body: JSON {"init_data": "<Telegram.WebApp.initData>"} (key `initData` also accepted) or '

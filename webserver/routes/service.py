@@ -1,4 +1,4 @@
-"""Signed service routes under /api/v1: what outside bots call for their Telegram users (seeds 000 and 003).
+"""Signed service routes under /api/v1: what outside bots call for their Telegram users.
 
 A bare Telegram id proves nothing, so every route here first checks the caller's signature (docs/signed-calls.md)
 on the raw body, and only then parses the body or the query. That is why the operations declare no body or query
@@ -61,7 +61,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
 
 
 async def query_or_body(request: web.Request, model: type[M]) -> M:
-    """Seed 000 sends fields in the query string, the Python client as JSON; either is fine, not both at once."""
+    """Fields in the query string or as JSON, as outside bots send them; either is fine, not both at once."""
     raw = await request.read()
     if request.query:
         if raw.strip():

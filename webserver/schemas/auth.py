@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
-from core.users.normalize import USERNAME_PATTERN
+from core.users.normalize import EMAIL_PATTERN, USERNAME_PATTERN
 from webserver.schemas.inputs import InputModel
 
 Password = Field(min_length=8, max_length=128, description="8 to 128 characters, never truncated")
@@ -20,8 +21,20 @@ class _In(InputModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
+Email = Field(max_length=320, pattern=EMAIL_PATTERN, description="an email address")
+
+
+def one_of_present(*names: str, min_length: int = 1) -> JsonDict:
+    """JSON Schema for "at least one of these fields, as a string", which the model's validator enforces."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"type": "string", "minLength": min_length}}} for name in names
+        ]
+    }
+
+
 class RegisterIn(_In):
-    email: str = Field(max_length=320)
+    email: str = Email
     password: str = Password
     first_name: str | None = Name
     last_name: str | None = Name
@@ -29,13 +42,15 @@ class RegisterIn(_In):
 
 class SignupIn(_In):
     username: str = Field(pattern=USERNAME_PATTERN, description="3 to 50 of A-Z a-z 0-9 _ . -")
-    email: str = Field(max_length=320)
+    email: str = Email
     password: str = Password
     first_name: str | None = Name
     last_name: str | None = Name
 
 
 class LoginIn(_In):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=one_of_present("email", "username"))
+
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=320, description="a username or an email address")
     password: str = Field(min_length=1, max_length=1024)
@@ -61,10 +76,21 @@ class PasswordChangeIn(_In):
 
 
 class ProfileUpdateIn(_In):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra=one_of_present("first_name", "last_name", "username", "language", min_length=0),
+    )
+
     first_name: str | None = Name
     last_name: str | None = Name
     username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
     language: str | None = Field(default=None, max_length=16)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ProfileUpdateIn:
+        if all(value is None for value in (self.first_name, self.last_name, self.username, self.language)):
+            raise ValueError("give at least one of first_name, last_name, username, language")
+        return self
 
 
 class TokenOut(BaseModel):

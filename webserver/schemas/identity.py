@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from core.telegram.initdata import MAX_INIT_DATA_LENGTH
+from webserver.schemas.auth import one_of_present
 from webserver.schemas.inputs import InputModel
 
 _Query = Field(default=None, max_length=MAX_INIT_DATA_LENGTH)
@@ -107,6 +108,8 @@ class MethodsOut(BaseModel):
 
 
 class LinkConfirmIn(_In):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=one_of_present("login", "email"))
+
     code: str = Field(min_length=1, max_length=128)
     login: str | None = Field(default=None, max_length=320, description="email or username")
     email: str | None = Field(default=None, max_length=320, description="accepted instead of login")

@@ -1,5 +1,5 @@
-"""Bodies of the signed service routes (the seeds' shapes). Handlers validate with these only after the signature
-matched, so nothing here ever answers an unsigned request."""
+"""Bodies of the signed service routes, in the shapes outside bots already send. Handlers validate with these only
+after the signature matched, so nothing here ever answers an unsigned request."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _not_bool(value: Any) -> Any:
 
 
 def _blank_is_none(value: Any) -> Any:
-    # Seed 000 sends every field in the query string, where an absent name arrives as "".
+    # Some outside bots send every field in the query string, where an absent name arrives as "".
     if isinstance(value, str) and not value.strip():
         return None
     return value
@@ -55,7 +55,7 @@ class ChatIn(_In):
 
 
 class TelegramRegisterIn(_In):
-    """Seed 000: the query string (or a JSON body) of POST /auth/telegram/register."""
+    """The query string (or a JSON body) of POST /auth/telegram/register."""
 
     chat_id: TelegramId
     username: Text = None
@@ -64,7 +64,7 @@ class TelegramRegisterIn(_In):
 
 
 class TelegramSignupIn(_In):
-    """Seed 003: POST /auth/register with a Telegram body."""
+    """POST /auth/register with a Telegram body."""
 
     telegram_id: TelegramId
     username_tg: Text = None
@@ -129,7 +129,7 @@ class TelegramSignupOut(BaseModel):
 
 class RegisterAnyIn(RootModel[dict[str, Any]]):
     """Without `telegram_id`: the email registration (`email` and `password` required). With it: the signed
-    Telegram registration of seed 003 (only `telegram_id` required)."""
+    Telegram registration (only `telegram_id` required)."""
 
     # Accepts any JSON object on purpose: the route picks the shape and validates it with RegisterIn or, only after
     # the signature matched, TelegramSignupIn. Validating here would answer an unsigned Telegram body with a 422
