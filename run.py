@@ -27,6 +27,7 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from argon2 import Parameters, Type
+from redis.asyncio import ConnectionPool
 
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
@@ -50,6 +51,7 @@ from core.version import app_version
 from fake_telegram import FakeTelegram
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
+from storage.kv.redis import create_pool
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.ratelimit import LimitsStorage, close_limits_storage, create_limits_storage
 from webserver.app import create_app
@@ -76,9 +78,9 @@ def create_database(settings: Settings) -> Database:
     )
 
 
-def create_kv(settings: Settings) -> KeyValueStore:
-    if settings.redis.url is not None:
-        return RedisStore.from_url(settings.redis.url.get_secret_value(), prefix=settings.redis.key_prefix)
+def create_kv(settings: Settings, pool: ConnectionPool | None) -> KeyValueStore:
+    if pool is not None:
+        return RedisStore.on_pool(pool, prefix=settings.redis.key_prefix)
     return MemoryStore()
 
 
@@ -236,9 +238,10 @@ class Runtime:
         settings.app.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = create_database(settings)
         await self._prepare_schema(self.db)
-        self.kv = create_kv(settings)
-        redis_url = settings.redis.url.get_secret_value() if settings.redis.url else None
-        self.limits_storage = create_limits_storage(redis_url, key_prefix=settings.redis.key_prefix)
+        # One pool of Redis connections for the key-value store, the rate limiter and the bot's FSM storage.
+        pool = create_pool(settings.redis.url.get_secret_value()) if settings.redis.url else None
+        self.kv = create_kv(settings, pool)
+        self.limits_storage = create_limits_storage(None, key_prefix=settings.redis.key_prefix, pool=pool)
         container = build_container(
             settings, db=self.db, kv=self.kv, clock=self.clock, limits_storage=self.limits_storage
         )
@@ -260,7 +263,7 @@ class Runtime:
         self.bot_runtime = create_dispatcher(
             container=container,
             i18n=i18n,
-            fsm_storage=create_fsm_storage(redis_url, key_prefix=settings.redis.key_prefix),
+            fsm_storage=create_fsm_storage(pool, key_prefix=settings.redis.key_prefix),
             bot_id=self.bot.id,
             processing_ttl=settings.bot.handle_timeout * 2,
             extra_routers=self._extra_routers,

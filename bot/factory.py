@@ -13,6 +13,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
+from redis.asyncio import ConnectionPool, Redis
 
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.database import UnitOfWorkMiddleware
@@ -34,9 +35,10 @@ def create_i18n(path: Path, *, default_locale: str, domain: str) -> I18n:
     return I18n(path=path, default_locale=default_locale, domain=domain)
 
 
-def create_fsm_storage(redis_url: str | None, *, key_prefix: str) -> BaseStorage:
-    if redis_url:
-        return RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(prefix=f"{key_prefix}fsm"))
+def create_fsm_storage(pool: ConnectionPool | None, *, key_prefix: str) -> BaseStorage:
+    """On the process's shared Redis pool when there is one, else in memory."""
+    if pool is not None:
+        return RedisStorage(Redis(connection_pool=pool), key_builder=DefaultKeyBuilder(prefix=f"{key_prefix}fsm"))
     return MemoryStorage()
 
 

@@ -11,8 +11,8 @@ from limits.aio.storage import Storage as SharedStorage
 from limits.storage import MemoryStorage
 from limits.storage import Storage as LocalStorage
 from redis.asyncio import ConnectionPool
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+from storage.kv.redis import create_pool
 
 # limits' MemoryStorage sweeps all counters with this (name-mangled) method; the hook that starts it,
 # `_MemoryStorage__schedule_expiry`, runs after every increment and is overridden below.
@@ -65,21 +65,17 @@ class SweepThrottledMemoryStorage(MemoryStorage):
         getattr(self, _SWEEP)()
 
 
-def create_limits_storage(redis_url: str | None, *, key_prefix: str) -> LimitsStorage:
-    """Memory without Redis; with it, keys `<key_prefix>ratelimit:...` so several apps can share one Redis."""
-    if not redis_url:
-        return SweepThrottledMemoryStorage()
-    # The pool is built by redis-py from the app's own URL (rediss://, unix://, a host without a port all work);
-    # limits' URI parser would reject some of them, so it gets an empty URI and this pool.
-    pool = ConnectionPool.from_url(
-        redis_url,
-        # The limiter sits on every request and fails open: a dead Redis must cost milliseconds, not redis-py's
-        # default of ten retries with growing back-off. One retry still replaces a connection the server dropped.
-        retry=Retry(NoBackoff(), 1),
-        socket_connect_timeout=1.0,
-        socket_timeout=1.0,
-        health_check_interval=30,
-    )
+def create_limits_storage(
+    redis_url: str | None, *, key_prefix: str, pool: ConnectionPool | None = None
+) -> LimitsStorage:
+    """Memory without Redis; with it, keys `<key_prefix>ratelimit:...` so several apps can share one Redis. The
+    process's shared pool is used when given (see storage.kv.redis.create_pool), else one is made from the URL."""
+    if pool is None:
+        if not redis_url:
+            return SweepThrottledMemoryStorage()
+        pool = create_pool(redis_url)
+    # limits' URI parser would reject some URLs redis-py accepts (rediss://, unix://), so it gets an empty URI and
+    # the pool.
     options: dict[str, Any] = {"connection_pool": pool}
     return RedisStorage(
         "async+redis://",

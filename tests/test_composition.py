@@ -5,15 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from aiogram.fsm.storage.redis import RedisStorage
+from limits.aio.storage import RedisStorage as LimitsRedisStorage
+
+from bot.factory import create_fsm_storage
 from core.auth.service import AuthConfig
 from core.clock import ManualClock
 from core.identity.service import IdentityConfig
 from core.ratelimit import RateLimitTier
 from core.users.service import UsersConfig
-from run import rate_tiers
-from storage.kv import MemoryStore
+from run import create_kv, rate_tiers
+from storage.kv import MemoryStore, RedisStore
+from storage.kv.redis import create_pool
+from storage.ratelimit import create_limits_storage
 from tests.helpers.app import make_container
 from tests.helpers.app import test_settings as build_settings
+from tests.helpers.redis_server import RedisServer
 
 
 def test_rate_tiers_follow_settings(tmp_path: Path) -> None:
@@ -47,3 +54,26 @@ async def test_container_gets_every_feature_config(tmp_path: Path) -> None:
     finally:
         await container.close()
         await container.db.dispose()
+
+
+async def test_one_redis_pool_serves_the_store_the_limiter_and_the_fsm(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    settings = build_settings(tmp_path, redis={"url": redis_server.url})
+    pool = create_pool(redis_server.url)
+    kv = create_kv(settings, pool)
+    limits = create_limits_storage(None, key_prefix="x:", pool=pool)
+    fsm = create_fsm_storage(pool, key_prefix="x:")
+    try:
+        assert isinstance(kv, RedisStore)
+        assert isinstance(fsm, RedisStorage)
+        assert isinstance(limits, LimitsRedisStorage)
+        assert kv.client.connection_pool is pool
+        assert fsm.redis.connection_pool is pool
+        shared: object = limits.options.get("connection_pool")
+        assert shared is pool
+        await kv.set("probe", b"1")
+        assert await kv.get("probe") == b"1"
+    finally:
+        await fsm.close()
+        await kv.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from storage.kv.base import KeyValueUnavailable
@@ -15,6 +17,20 @@ if tonumber(ARGV[2]) > 0 and redis.call('PTTL', KEYS[1]) == -1 then
 end
 return value
 """
+
+
+def create_pool(url: str) -> ConnectionPool:
+    """The process's one pool of Redis connections, shared by the key-value store, the rate limiter's counters and
+    the bot's FSM storage. Everything on it sits on the request path and fails open or falls back, so a dead Redis
+    must cost about a second, not redis-py's default of retries with growing back-off; one retry still replaces a
+    connection the server dropped."""
+    return ConnectionPool.from_url(
+        url,
+        retry=Retry(NoBackoff(), 1),
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        health_check_interval=30,
+    )
 
 
 def _ms(ttl: float | None) -> int | None:
@@ -31,8 +47,11 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "") -> RedisStore:
-        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
-        return cls(client, prefix=prefix)
+        return cls.on_pool(create_pool(url), prefix=prefix)
+
+    @classmethod
+    def on_pool(cls, pool: ConnectionPool, *, prefix: str = "") -> RedisStore:
+        return cls(Redis(connection_pool=pool), prefix=prefix)
 
     def _k(self, key: str) -> str:
         return self.prefix + key

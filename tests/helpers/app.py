@@ -75,11 +75,9 @@ async def make_container(
         await upgrade(db.write_engine)
     else:
         db = Database(DatabaseConfig(url=url))
-    redis_url = None
-    if isinstance(kv, RedisStore):
-        kwargs = kv.client.connection_pool.connection_kwargs
-        redis_url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
-    storage = create_limits_storage(redis_url, key_prefix=kv.prefix if isinstance(kv, RedisStore) else "")
+    # As in run.py: the limiter's counters share the key-value store's Redis pool.
+    pool = kv.client.connection_pool if isinstance(kv, RedisStore) else None
+    storage = create_limits_storage(None, key_prefix=kv.prefix if isinstance(kv, RedisStore) else "", pool=pool)
     return build_container(settings, db=db, kv=kv, clock=clock, limits_storage=storage)
 
 
