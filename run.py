@@ -209,6 +209,9 @@ def web_config(settings: Settings) -> WebConfig:
         # The listed clients only: the list is what the operator allows, the secrets only back it.
         signing_clients={client: SigningClient(client, secrets[client]) for client in settings.signing.clients},
         signing_window=settings.signing.window_seconds,
+        locales=settings.i18n.path,
+        languages=settings.i18n.locales,
+        default_language=settings.i18n.default,
     )
 
 

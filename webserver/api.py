@@ -305,8 +305,9 @@ async def parse_body(request: web.Request, model: type[M], *, allow_form: bool =
         return validate(model, single_values(form))
     raw = await request.read()
     if content_type not in _JSON_TYPES and not (content_type == "application/octet-stream" and not raw):
-        accepted = "application/json" + (" or a form" if allow_form else "")
-        raise ApiError(415, f"Send the body as {accepted}")
+        if allow_form:
+            raise ApiError(415, "Send the body as application/json or a form")
+        raise ApiError(415, "Send the body as application/json")
     return validate(model, json_object(raw))
 
 
@@ -315,7 +316,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not raw:
         return {}
     if json_depth(raw) > MAX_JSON_DEPTH:
-        raise ApiError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", error_code="MALFORMED_JSON")
+        raise ApiError(400, "JSON nested too deeply", error_code="MALFORMED_JSON")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

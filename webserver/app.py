@@ -9,6 +9,7 @@ from aiohttp import web
 from core.container import Container
 from webserver.api import Api
 from webserver.client_ip import parse_trusted
+from webserver.i18n import TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
 from webserver.routes import auth, health, identity, service, users
@@ -22,7 +23,9 @@ def create_api(version: str) -> Api:
     api = Api(
         title="Unibot API",
         version=version,
-        description="REST API of the Unibot Telegram application. Errors share one JSON shape.",
+        description="REST API of the Unibot Telegram application. Errors share one JSON shape: "
+        '{"detail", "error_code", "timestamp"}. `detail` and other human text follow `Accept-Language` (en, ru), '
+        "else the signed-in user's saved language; `error_code` never changes with the language.",
     )
     for module in (health, auth, users, identity, service):
         api.include(module.create_api())
@@ -45,6 +48,7 @@ def create_app(
     app[CONTAINER] = container
     app[CONFIG] = config
     app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
+    app[TRANSLATIONS] = Translations(config.locales, config.languages, config.default_language)
 
     api = create_api(config.version)
     api.register(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 
 from aiohttp import web
 
@@ -44,6 +45,10 @@ class WebConfig:
     # The outside bots allowed to call the signed service routes, and how far their clocks may drift.
     signing_clients: dict[str, SigningClient] = field(default_factory=dict)
     signing_window: int = 300
+    # The catalogs human text in answers is translated with (the bot's), and the languages offered.
+    locales: Path = Path("locales")
+    languages: tuple[str, ...] = ("en", "ru")
+    default_language: str = "en"
 
 
 CONTAINER = web.AppKey("container", Container)

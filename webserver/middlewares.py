@@ -16,6 +16,8 @@ from aiohttp.typedefs import Handler, Middleware
 from core.errors import DomainError
 from core.logging import FieldsRecord
 from webserver.errors import ApiError, error_response
+from webserver.i18n import N_, TRANSLATIONS
+from webserver.security import AUTH
 
 log = logging.getLogger("unibot.http")
 
@@ -63,14 +65,14 @@ def request_middleware(max_body_bytes: int) -> Middleware:
         try:
             # Refuse a declared oversized body before reading any of it; aiohttp still caps undeclared ones.
             if request.content_length is not None and request.content_length > max_body_bytes:
-                raise ApiError(413, f"Request body is larger than {max_body_bytes} bytes")
+                raise ApiError(413, "Request body is too large")
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 _decorate(exc.headers, request_id)
                 _log(request, exc.status, started, request_id)
                 raise
-            response = error_response(_from_http(exc))
+            response = error_response(_localized(request, _from_http(exc)))
         except Exception as exc:
             response = _error_for(exc, request, request_id)
         except asyncio.CancelledError:
@@ -111,22 +113,32 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, _reason(exc), headers=headers)
 
 
+def _localized(request: web.Request, error: ApiError) -> ApiError:
+    """The error's detail in the caller's language; its code stays as it is."""
+    translations = request.app[TRANSLATIONS]
+    authenticated = request.get(AUTH)
+    saved = authenticated.user.language if authenticated is not None else None
+    language = translations.pick(request.headers.get("Accept-Language"), saved)
+    error.detail = translations.gettext(error.detail, language)
+    return error
+
+
 def _error_for(exc: Exception, request: web.Request, request_id: str) -> web.Response:
     if isinstance(exc, ApiError):
-        return error_response(exc)
+        return error_response(_localized(request, exc))
     if isinstance(exc, DomainError):
-        return error_response(ApiError.from_domain(exc))
+        return error_response(_localized(request, ApiError.from_domain(exc)))
     log.error(
         "unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.path}
     )
-    return error_response(ApiError(500, "Internal server error"))
+    return error_response(_localized(request, ApiError(500, "Internal server error")))
 
 
 def _reason(exc: web.HTTPException) -> str:
     if exc.status == 404:
-        return "Not found"
+        return N_("Not found")
     if exc.status == 405:
-        return "Method not allowed"
+        return N_("Method not allowed")
     if exc.status == 413:
-        return "Request body is too large"
+        return N_("Request body is too large")
     return exc.reason

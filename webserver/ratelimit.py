@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from core.ratelimit import RateLimiter, RateLimitResult
 from webserver.errors import ApiError
+from webserver.i18n import N_
 
-RATE_LIMITED_DETAIL = "Rate limit exceeded. Please slow down your requests."
+RATE_LIMITED_DETAIL = N_("Rate limit exceeded. Please slow down your requests.")
 
 
 def rate_limit_headers(result: RateLimitResult) -> dict[str, str]:

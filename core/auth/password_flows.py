@@ -21,7 +21,9 @@ from core.users.normalize import email_key, is_email, login_key, username_key
 from core.users.service import UserService
 from storage.repositories.users import UserRepository
 
-_WRONG = ("invalid_credentials", "Incorrect email/username or password")
+
+def _wrong() -> Unauthorized:
+    return Unauthorized("invalid_credentials", "Incorrect email/username or password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +65,11 @@ async def _verify(container: Container, login: str, password: str, client: Clien
         # Same work as a wrong password, so the answer's timing does not tell which accounts exist.
         await passwords.verify_dummy(password)
         await container.throttle.record_failure(account, ip)
-        raise Unauthorized(*_WRONG)
+        raise _wrong()
     result = await passwords.verify(stored.password_hash, password)
     if not result.ok:
         await container.throttle.record_failure(account, ip)
-        raise Unauthorized(*_WRONG)
+        raise _wrong()
     await container.throttle.record_success(account, ip)
     if not stored.active:
         raise Forbidden("account_disabled", "This account is disabled")
@@ -127,7 +129,7 @@ async def login(container: Container, *, login: str, password: str, client: Clie
     async def write(uow: UnitOfWork, checked: _Checked) -> tuple[UserDTO, TokenPair]:
         user = await UserRepository(uow.session).get(checked.user_id)
         if user is None:
-            raise Unauthorized(*_WRONG)
+            raise _wrong()
         if checked.new_hash is not None and user.password_hash == checked.stored_hash:
             user.password_hash = checked.new_hash
             await UserService(uow).touch(user)

@@ -266,7 +266,7 @@ class IdentityService:
         refused when that Telegram account already belongs to an account with an email."""
         user = await self._users.by_telegram_id(telegram_id)
         if user is not None and user.email:
-            raise Conflict("already_linked", f"This Telegram account is already linked to {user.email}")
+            raise Conflict("already_linked", "This Telegram account is already linked to an email account")
         return await self._issue(issued_to=TELEGRAM, telegram_id=telegram_id, user_id=None)
 
     async def issue_code_for_account(self, user_id: int) -> IssuedCode:

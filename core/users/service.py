@@ -113,7 +113,7 @@ class UserService:
 
     async def set_language(self, user_id: int, language: str) -> UserDTO:
         if language not in self._languages:
-            raise ValidationFailed("unsupported_language", f"Language must be one of: {', '.join(self._languages)}")
+            raise ValidationFailed("unsupported_language", "This language is not available")
         user = await self._load(user_id)
         if user.language != language:
             user.language = language
@@ -132,7 +132,7 @@ class UserService:
         """Only the fields given change; privileged fields are not reachable from here at all."""
         user = await self._load(user_id)
         if language is not None and language not in self._languages:
-            raise ValidationFailed("unsupported_language", f"Language must be one of: {', '.join(self._languages)}")
+            raise ValidationFailed("unsupported_language", "This language is not available")
         if username is not None:
             key = username_key(username)
             if key != user.username_key and await self._users.username_taken(key, except_user=user.id):

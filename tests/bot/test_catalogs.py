@@ -11,13 +11,21 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ("en", "ru")
-KEYWORDS = {"_": None, "__": None, "gettext": None}
+KEYWORDS: dict[str, object] = {"_": None, "__": None, "gettext": None, "N_": None}
+# The human text of errors the REST API answers with (translated by webserver/i18n.py): the message argument.
+KEYWORDS.update(
+    dict.fromkeys(
+        ["DomainError", "ValidationFailed", "NotFound", "Conflict", "Unauthorized", "Forbidden", "TooManyRequests"],
+        (2,),
+    )
+)
+KEYWORDS["ApiError"] = (2,)
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 
 def source_messages() -> set[str]:
     found: set[str] = set()
-    for package in ("bot", "core"):
+    for package in ("bot", "core", "webserver"):
         for _, _, message, _, _ in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
         ):

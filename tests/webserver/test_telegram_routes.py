@@ -717,3 +717,18 @@ async def test_routes_are_described(client: Client) -> None:
     assert confirm_body["$ref"].endswith("/LinkConfirmIn")
     assert paths[f"{API}/auth/referrals"]["get"]["security"] == [{"bearerAuth": []}]
     assert "format" in {p["name"] for p in paths[f"{API}/auth/telegram/login"]["get"]["parameters"]}
+
+
+async def test_link_page_speaks_the_persons_language(client: Client) -> None:
+    russian = await (await client.get("/link?code=abc&lang=ru")).text()
+    assert '<html lang="ru">' in russian
+    assert "Привяжите аккаунт Telegram" in russian
+    assert "{{" not in russian
+    english = await (await client.get("/link?code=abc", headers={"Accept-Language": "en-GB,ru;q=0.5"})).text()
+    assert "Link your Telegram account" in english
+    # The script reads its texts from a data block, so one hash admits it in every language.
+    texts = re.search(r'<script type="application/json" id="texts">(.*?)</script>', russian, re.DOTALL)
+    assert texts is not None
+    assert json.loads(texts.group(1))["linked"].startswith("Аккаунт Telegram привязан")
+    unknown = await (await client.get("/link?code=abc&lang=xx")).text()
+    assert '<html lang="en">' in unknown

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import html
+import json
 import re
 import sys
 from importlib import resources
@@ -22,6 +24,7 @@ from core.identity.service import IdentityService, TelegramSignIn
 from webserver.api import UOW, Api, invalid, model_response, parse_body, respond, route
 from webserver.errors import ApiError
 from webserver.http import NO_STORE, client_info
+from webserver.i18n import N_, TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER
 from webserver.schemas.auth import ProfileOut
 from webserver.schemas.identity import (
@@ -92,9 +95,28 @@ def wants_json(request: web.Request, query: LoginWidgetQuery) -> bool:
     return False
 
 
+# The link page's texts, translated into the person's language when the page is served.
+LINK_PAGE_TEXTS = {
+    "title": N_("Link your Telegram account"),
+    "intro": N_("Sign in to the account you want to link with your Telegram account."),
+    "login": N_("Email or username"),
+    "password": N_("Password"),
+    "confirm": N_("Confirm"),
+}
+LINK_PAGE_SCRIPT_TEXTS = {
+    "no_code": N_("This link has no code. Send /link to the bot again and open the new link."),
+    "fill_in": N_("Enter your email or username and your password."),
+    "linked": N_("Your Telegram account is linked; go back to the chat."),
+    "failed": N_("The link could not be confirmed."),
+    "retry_in": N_("(try again in {seconds} s)"),
+    "unreachable": N_("The server could not be reached. Check your connection and try again."),
+}
+
+
 @functools.lru_cache(maxsize=1)
-def link_page() -> tuple[str, str]:
-    """The page and its Content-Security-Policy, which admits exactly its own inline script and style."""
+def link_page_template() -> tuple[str, str]:
+    """The page and its Content-Security-Policy, which admits exactly its own inline script and style (the texts
+    are a JSON data block, which no browser runs, so the script's hash is the same in every language)."""
     page = resources.files("webserver").joinpath("static/link.html").read_text(encoding="utf-8")
 
     def digest(pattern: re.Pattern[str]) -> str:
@@ -109,6 +131,16 @@ def link_page() -> tuple[str, str]:
         "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
     return page, policy
+
+
+def link_page(translations: Translations, language: str) -> str:
+    page, _ = link_page_template()
+    texts = {key: html.escape(translations.gettext(text, language)) for key, text in LINK_PAGE_TEXTS.items()}
+    script_texts = {key: translations.gettext(text, language) for key, text in LINK_PAGE_SCRIPT_TEXTS.items()}
+    # "</" would end the data block early; JSON allows it escaped.
+    texts["texts"] = json.dumps(script_texts, ensure_ascii=False).replace("</", "<\\/")
+    texts["lang"] = language
+    return re.sub(r"\{\{(\w+)\}\}", lambda match: texts[match.group(1)], page)
 
 
 def create_api() -> Api:
@@ -306,9 +338,11 @@ async def link_confirm(request: web.Request, body: LinkConfirmIn) -> web.StreamR
     f"to {LINK_CONFIRM_PATH}.",
 )
 async def link_web_page(request: web.Request, query: LinkPageQuery) -> web.StreamResponse:
-    page, page_policy = link_page()
+    translations = request.app[TRANSLATIONS]
+    language = translations.pick(query.lang or request.headers.get("Accept-Language"), None)
+    _, page_policy = link_page_template()
     return web.Response(
-        text=page,
+        text=link_page(translations, language),
         content_type="text/html",
         headers={"Content-Security-Policy": page_policy, **NO_STORE},
     )

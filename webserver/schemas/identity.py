@@ -64,6 +64,7 @@ class LoginWidgetQuery(_In):
 
 class LinkPageQuery(_In):
     code: str | None = Field(default=None, max_length=128, description="the code from the bot's /link")
+    lang: str | None = Field(default=None, max_length=16, description="the page's language (en, ru)")
 
 
 class TelegramUserOut(BaseModel):
