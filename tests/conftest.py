@@ -9,6 +9,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.container import Container
+from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from tests.helpers.app import make_container
 from tests.helpers.catalogs import LOCALES, compile_catalogs
@@ -149,6 +150,14 @@ async def kv(store_kind: str, request: pytest.FixtureRequest) -> AsyncIterator[K
         store = MemoryStore()
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The storage layer alone on a migrated database of the test's own, on each backend."""
+    database = Database(DatabaseConfig(url=database_url))
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

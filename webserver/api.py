@@ -141,52 +141,6 @@ class Api:
     description: str = ""
     operations: list[Operation] = field(default_factory=list)
 
-    def route(
-        self,
-        method: str,
-        path: str,
-        *,
-        summary: str,
-        description: str = "",
-        tags: Sequence[str] = (),
-        body: type[BaseModel] | None = None,
-        documented_body: type[BaseModel] | None = None,
-        form: bool = False,
-        query: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
-        status: int = 200,
-        auth: bool = False,
-        rate: RateTier | Literal["default"] | None = "default",
-        errors: Sequence[int] = (),
-        response_headers: Sequence[str] = (),
-        content_type: str = "application/json",
-    ) -> Callable[[Handler], Handler]:
-        def decorate(handler: Handler) -> Handler:
-            self.operations.append(
-                Operation(
-                    method=method.upper(),
-                    path=path,
-                    handler=handler,
-                    summary=summary,
-                    description=description or (handler.__doc__ or "").strip(),
-                    tags=tuple(tags),
-                    body=body,
-                    documented_body=documented_body,
-                    form=form,
-                    query=query,
-                    response=response,
-                    status=status,
-                    auth=auth,
-                    rate=("user" if auth else "general") if rate == "default" else rate,
-                    errors=tuple(errors),
-                    response_headers=tuple(response_headers),
-                    content_type=content_type,
-                )
-            )
-            return handler
-
-        return decorate
-
     def include(self, other: Api) -> None:
         self.operations.extend(other.operations)
 

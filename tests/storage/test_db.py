@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from storage.db import Database, DatabaseConfig
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Base, User
 from storage.repositories.users import UserRepository
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=database_url))
-    yield database
-    await database.dispose()
 
 
 async def test_file_and_directory_created(tmp_path: Path) -> None:

@@ -1,23 +1,19 @@
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database, DatabaseConfig
+from storage.db import Database
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.models import (
     Account,
@@ -37,29 +33,6 @@ from storage.repositories.finance import EntryKey, FinanceRepository, LedgerCurs
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
 INT64_MAX = 2**63 - 1
 
-
-async def _database_url(tmp_path: Path) -> str:
-    """SQLite in the test's folder; with UNIBOT_TEST_POSTGRES (as for the identity tests), a fresh database there."""
-    server = os.environ.get("UNIBOT_TEST_POSTGRES")
-    if not server:
-        return f"sqlite+aiosqlite:///{tmp_path / 'finance.db'}"
-    name = "fin_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
-    admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return f"{server}/{name}"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=await _database_url(tmp_path)))
-    await upgrade(database.write_engine)
-    yield database
-    await database.dispose()
 
 
 @dataclass

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database, DatabaseConfig
-from storage.migrate import upgrade
+from storage.db import Database
 from storage.models import PendingProfileLogin, TelegramProfile, User
 from storage.repositories.profiles import ProfileRepository
 from storage.repositories.users import UserRepository
@@ -17,13 +14,6 @@ from storage.repositories.users import UserRepository
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 PHONE = "447700900123"
 
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'profiles.db'}"))
-    await upgrade(database.write_engine)
-    yield database
-    await database.dispose()
 
 
 async def owners(db: Database) -> tuple[int, int]:
@@ -229,6 +219,7 @@ async def test_sealed_rows_in_batches_and_compare_and_set_reseal(db: Database) -
         assert (stored.session_sealed, stored.key_id) == (b"new0", "k2")
 
 
+@pytest.mark.sqlite_only
 async def test_tables_exist_with_their_constraints(db: Database) -> None:
     async with db.read_engine.connect() as conn:
         sql = (

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import Database, DatabaseConfig
-from storage.migrate import upgrade
+from storage.db import Database
 from storage.models import AccountKind, Cooldown, LedgerAccount, LedgerEntry, LedgerTransaction, User
 from storage.repositories.rewards import (
     CooldownRepository,
@@ -29,30 +23,6 @@ from storage.repositories.users import UserRepository
 
 NOW = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 
-
-async def database_url(tmp_path: Path) -> str:
-    """A SQLite file in the test's folder; or, when UNIBOT_TEST_POSTGRES names a server
-    (postgresql+asyncpg://user@host:port), a fresh database of the test's own there."""
-    server = os.environ.get("UNIBOT_TEST_POSTGRES")
-    if not server:
-        return f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    name = "t_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
-    admin = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return f"{server}/{name}"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=await database_url(tmp_path)))
-    await upgrade(database.write_engine)
-    yield database
-    await database.dispose()
 
 
 async def make_user(db: Database, telegram_id: int) -> int:

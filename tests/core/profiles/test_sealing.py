@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.profiles.crypto import KeyRing, SecretUnreadable, key_id_of
 from core.profiles.sealing import pending_context, reseal_all, session_context
-from storage.db import Database, DatabaseConfig
-from storage.migrate import upgrade
+from storage.db import Database
 from storage.models import PendingProfileLogin, TelegramProfile, User
 from storage.repositories.profiles import ProfileRepository
 from storage.repositories.users import UserRepository
@@ -21,13 +18,6 @@ BOTH = KeyRing({"k1": bytes(range(32)), "k2": bytes(range(50, 82))}, "k2")
 NEW = KeyRing({"k2": bytes(range(50, 82))}, "k2")
 LOST = KeyRing({"k0": bytes(32)}, "k0")
 
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'sealing.db'}"))
-    await upgrade(database.write_engine)
-    yield database
-    await database.dispose()
 
 
 def phone(index: int) -> str:
