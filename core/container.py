@@ -181,6 +181,17 @@ class Container:
         async with self.unit_of_work(write=True) as uow:
             return await write(uow, computed)
 
+    async def in_batches(self, step: Callable[[UnitOfWork], Awaitable[int]], batch: int) -> int:
+        """Repeat `step` (which changes at most `batch` rows) in a write unit of work of its own each time, until a
+        step comes back short; so a large clean-up never holds the write lock for long. Returns the total."""
+        total = 0
+        while True:
+            async with self.unit_of_work(write=True) as uow:
+                changed = await step(uow)
+            total += changed
+            if changed < batch:
+                return total
+
     # --- the access guard's reads on a cache miss ---------------------------------------------------------------
 
     async def _load_user(self, user_id: int) -> UserDTO | None:

@@ -12,13 +12,7 @@ PURGE_BATCH = 500
 async def purge_expired_sessions(container: Container) -> int:
     """Expired sessions, their refresh tokens, and denylist rows past their tokens' expiry, one short transaction
     per batch so the write lock is never held long."""
-    removed = 0
-    while True:
-        async with container.unit_of_work(write=True) as uow:
-            batch = await AuthService(uow).purge_expired_batch(PURGE_BATCH)
-        removed += batch
-        if batch < PURGE_BATCH:
-            return removed
+    return await container.in_batches(lambda uow: AuthService(uow).purge_expired_batch(PURGE_BATCH), PURGE_BATCH)
 
 
 async def warm_denylist(container: Container, *, force: bool = False) -> int:

@@ -9,10 +9,4 @@ BATCH = 500
 
 
 async def purge_expired_codes(container: Container) -> int:
-    removed = 0
-    while True:
-        async with container.unit_of_work(write=True) as uow:
-            batch = await IdentityService(uow).purge_expired_codes_batch(BATCH)
-        removed += batch
-        if batch < BATCH:
-            return removed
+    return await container.in_batches(lambda uow: IdentityService(uow).purge_expired_codes_batch(BATCH), BATCH)
