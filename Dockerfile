@@ -25,6 +25,7 @@ RUN pip install ".[postgres]" \
 
 USER unibot
 EXPOSE 8080
+# The port the app listens on: web.port as UNIBOT_WEB__PORT sets it, else the shipped settings' 8080.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=4).status == 200 else 1)"
+    CMD python -c "import os, sys, urllib.request; port = os.environ.get('UNIBOT_WEB__PORT') or '8080'; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=4).status == 200 else 1)"
 CMD ["python", "run.py"]

@@ -322,7 +322,10 @@ class Settings(BaseSettings):
                     "from [A-Za-z0-9_-]"
                 )
             if not self.webhook.url:
-                raise ValueError("webhook.url: webhook mode needs the public URL Telegram posts updates to")
+                raise ValueError(
+                    f"webhook.url: webhook mode needs {ENV_PREFIX}WEBHOOK__URL, the public URL Telegram posts "
+                    "updates to"
+                )
             if not self.web.public_url:
                 # Otherwise the links the bot sends (the /link pages) would point at web.host, e.g. 0.0.0.0.
                 raise ValueError(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message
+from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
 from core.clock import ManualClock
@@ -26,6 +27,7 @@ from webserver.keys import WebConfig
 from webserver.routes.telegram_webhook import SecretWebhookHandler, register_webhook
 
 PATH = "/telegram/webhook"
+DIRECT_PATH = "/telegram/direct"
 SECRET = "Webhook_secret-" + "x" * 30
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 LOGGER = "webserver.routes.telegram_webhook"
@@ -75,10 +77,19 @@ async def webhook(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterato
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
     hook = SecretWebhookHandler(dispatcher, bot, secret_token=SECRET)
+
+    def routes(app: web.Application) -> None:
+        register_webhook(app, PATH, hook)
+        app.router.add_post(DIRECT_PATH, call_the_handler_object)
+
+    async def call_the_handler_object(request: web.Request) -> web.StreamResponse:
+        # Calling the handler object (as aiogram's examples route it) must run the same checks as handle().
+        return await hook(request)
+
     app = create_app(
         container=container,
         config=WebConfig(version="9.9.9", mode="webhook", max_body_bytes=64 * 1024),
-        extra_setup=lambda app: register_webhook(app, PATH, hook),
+        extra_setup=routes,
     )
     yield Webhook(await aiohttp_client(app), handled)
     await bot.session.close()
@@ -86,9 +97,9 @@ async def webhook(tmp_path: Path, aiohttp_client: AiohttpClient) -> AsyncIterato
     await container.db.dispose()
 
 
-async def post(webhook: Webhook, body: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+async def post(webhook: Webhook, body: str, headers: dict[str, str] | None = None, path: str = PATH) -> tuple[int, Any]:
     response = await webhook.client.post(
-        PATH, data=body, headers={"Content-Type": "application/json", **(HEADERS if headers is None else headers)}
+        path, data=body, headers={"Content-Type": "application/json", **(HEADERS if headers is None else headers)}
     )
     return response.status, await response.json()
 
@@ -169,3 +180,14 @@ async def test_a_failing_handler_still_fails_the_request(webhook: Webhook, caplo
     assert set(body) >= {"detail", "error_code", "timestamp"}
     assert skipped_warnings(caplog) == []
     assert any(record.levelno == logging.ERROR and record.exc_info for record in caplog.records)
+
+
+async def test_calling_the_handler_object_runs_the_same_checks(
+    webhook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, body = await post(webhook, "null", path=DIRECT_PATH)
+    assert (status, body) == (200, {})
+    assert len(skipped_warnings(caplog)) == 1
+    status, body = await post(webhook, "null", {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, path=DIRECT_PATH)
+    assert status == 401
+    assert set(body) >= {"detail", "error_code", "timestamp"}
