@@ -11,7 +11,7 @@ from telethon.tl import types
 
 from core.errors import DomainError
 from core.profiles import port
-from core.profiles.port import DialogCursor, PendingLogin, SessionData
+from core.profiles.port import DialogCursor, PendingLogin, SessionData, TelegramProfilesPort
 from mtproto.telethon_client import TelethonProfiles, telethon_client_factory
 from tests.mtproto.fake_telethon import FakeTelegram, FakeTelethonClient
 
@@ -38,6 +38,11 @@ def adapter(telegram: FakeTelegram, threshold: int = THRESHOLD) -> TelethonProfi
 async def signed_in(telegram: FakeTelegram, phone: str = PHONE) -> SessionData:
     pending = await adapter(telegram).start_login(phone)
     return (await adapter(telegram).submit_code(pending, "12345")).session
+
+
+def test_adapter_implements_the_port(telegram: FakeTelegram) -> None:
+    profiles: TelegramProfilesPort = adapter(telegram)  # checked by mypy against the Protocol
+    assert isinstance(profiles, TelethonProfiles)
 
 
 # --- login ------------------------------------------------------------------------------------------------------
