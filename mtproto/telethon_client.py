@@ -207,7 +207,8 @@ class TelethonProfiles:
         """Pages are anchored on the last non-pinned dialog with a message, as Telegram's offsets require.
 
         Pinned dialogs come first on the first page and are excluded (`ignore_pinned`) once a page is anchored;
-        `skip` counts dialogs already shown after the anchor, so no dialog is shown twice or skipped.
+        `skip` counts dialogs already shown after the anchor, so no dialog is shown twice or skipped. A dialog whose
+        newest message Telegram does not return has no date, so it is shown only by pages read from the top.
         """
         limit = max(1, min(limit, _MAX_DIALOG_PAGE))
         start = cursor or DialogCursor(offset_date=None, offset_id=0, offset_peer_id=0, skip=0)
@@ -222,8 +223,10 @@ class TelethonProfiles:
                     continue
                 found.append(item)
         rest = found[start.skip :]
-        page = rest[:limit]
-        next_cursor = _next_cursor(start, page) if len(rest) > limit else None
+        page, beyond = rest[:limit], rest[limit:]
+        next_cursor = _next_cursor(start, page) if beyond else None
+        if next_cursor is not None and next_cursor.offset_date is not None and all(i.date is None for i in beyond):
+            next_cursor = None  # what is left has no message, and a listing from an anchor would not show it
         return DialogPage(tuple(_dialog(item) for item in page), next_cursor)
 
     async def unread(self, session: SessionData, *, max_dialogs: int, per_dialog: int) -> tuple[UnreadDialog, ...]:
@@ -312,8 +315,11 @@ def _next_cursor(start: DialogCursor, page: list[Any]) -> DialogCursor:
     for index in range(len(page) - 1, -1, -1):
         item = page[index]
         if not item.pinned and item.date is not None and item.message is not None:
+            # Listing from an anchor drops dialogs without a message (Telethon filters on their date), so only
+            # the dated ones shown after the anchor come back and must be skipped.
+            shown_after = sum(1 for later in page[index + 1 :] if later.date is not None)
             return DialogCursor(
-                offset_date=item.date, offset_id=item.message.id, offset_peer_id=item.id, skip=len(page) - 1 - index
+                offset_date=item.date, offset_id=item.message.id, offset_peer_id=item.id, skip=shown_after
             )
     # Nothing on this page can anchor the next one: keep the old anchor and skip past what was shown.
     return DialogCursor(

@@ -310,7 +310,7 @@ class TelegramProfilesPort(Protocol):
     async def me(self, session: SessionData) -> TelegramAccount: ...
 
     async def dialogs(self, session: SessionData, *, limit: int, cursor: DialogCursor | None = None) -> DialogPage:
-        """Dialogs newest first, `limit` at most; pass `next_cursor` back for the following page."""
+        """Pinned dialogs first, then newest first, `limit` at most; pass `next_cursor` back for the next page."""
 
     async def unread(self, session: SessionData, *, max_dialogs: int, per_dialog: int) -> tuple[UnreadDialog, ...]:
         """Dialogs with unread messages among the newest `max_dialogs`, each with up to `per_dialog` of them."""

@@ -11,7 +11,7 @@ from telethon.tl import types
 
 from core.errors import DomainError
 from core.profiles import port
-from core.profiles.port import DialogCursor, PendingLogin, SessionData
+from core.profiles.port import DialogCursor, PendingLogin, SessionData, TelegramProfilesPort
 from mtproto.telethon_client import TelethonProfiles, telethon_client_factory
 from tests.mtproto.fake_telethon import FakeTelegram, FakeTelethonClient
 
@@ -38,6 +38,11 @@ def adapter(telegram: FakeTelegram, threshold: int = THRESHOLD) -> TelethonProfi
 async def signed_in(telegram: FakeTelegram, phone: str = PHONE) -> SessionData:
     pending = await adapter(telegram).start_login(phone)
     return (await adapter(telegram).submit_code(pending, "12345")).session
+
+
+def test_adapter_implements_the_port(telegram: FakeTelegram) -> None:
+    profiles: TelegramProfilesPort = adapter(telegram)  # checked by mypy against the Protocol
+    assert isinstance(profiles, TelethonProfiles)
 
 
 # --- login ------------------------------------------------------------------------------------------------------
@@ -307,17 +312,18 @@ async def account(telegram: FakeTelegram) -> SessionData:
     telegram.add_chat(1001, user(2003, "Carol"), messages=4)
     telegram.add_chat(1001, user(2004, "Dave"), messages=1, pinned=True)
     telegram.add_chat(1001, user(2005, "Erin"), messages=2, unread=1)
+    telegram.add_chat(1001, user(2006, "Empty"), messages=0)  # history cleared: no top message, no date
     return session
 
 
 async def test_dialogs_in_one_page(telegram: FakeTelegram, account: SessionData) -> None:
     page = await adapter(telegram).dialogs(account, limit=50)
     assert page.next_cursor is None
-    assert [d.title for d in page.dialogs] == ["Dave", "Team", "Erin", "Carol", "Helper", "News", "Bob"]
+    assert [d.title for d in page.dialogs] == ["Dave", "Team", "Erin", "Carol", "Helper", "News", "Bob", "Empty"]
     kinds = {d.title: d.kind for d in page.dialogs}
     assert kinds == {
         "Dave": "user", "Team": "group", "Erin": "user", "Carol": "user", "Helper": "bot", "News": "channel",
-        "Bob": "user",
+        "Bob": "user", "Empty": "user",
     }  # fmt: skip
     news = next(d for d in page.dialogs if d.title == "News")
     assert news.id == -1000000003001
@@ -327,9 +333,9 @@ async def test_dialogs_in_one_page(telegram: FakeTelegram, account: SessionData)
     assert [d.pinned for d in page.dialogs][:3] == [True, True, False]
 
 
-@pytest.mark.parametrize("limit", [1, 2, 3, 4, 6, 7])
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 6, 7, 8])
 async def test_dialogs_paged_show_each_dialog_once(telegram: FakeTelegram, account: SessionData, limit: int) -> None:
-    everything = [d.id for d in (await adapter(telegram).dialogs(account, limit=50)).dialogs]
+    everything = (await adapter(telegram).dialogs(account, limit=50)).dialogs
     seen: list[int] = []
     cursor: DialogCursor | None = None
     for _ in range(10):
@@ -339,7 +345,12 @@ async def test_dialogs_paged_show_each_dialog_once(telegram: FakeTelegram, accou
         cursor = page.next_cursor
         if cursor is None:
             break
-    assert seen == everything
+    dated = [d.id for d in everything if d.last_message_at is not None]
+    assert [i for i in seen if i in dated] == dated
+    assert len(seen) == len(set(seen))
+    # Pages after the first anchored one list by date, where Telethon drops a dialog without a message: "Empty"
+    # appears only when the first pages reach it.
+    assert (2006 in seen) == (limit >= len(everything))
 
 
 async def test_unread_reads_only_dialogs_with_unread_messages(telegram: FakeTelegram, account: SessionData) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -214,3 +215,25 @@ async def test_log_out(server: FakeMTProtoServer, session: SessionData) -> None:
     with pytest.raises(port.SessionRevoked):
         await adapter(server).me(session)
     await adapter(server).log_out(session)
+
+
+async def test_no_credential_in_any_log_record(server: FakeMTProtoServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Telethon's own logging included, at DEBUG, through a two-step login, a flood wait and a failure."""
+    caplog.set_level(logging.DEBUG)
+    server.add_account(PHONE_2FA, 1002, password="correct horse")
+    server.fail_next["SendCodeRequest"] = RpcFailure(420, "FLOOD_WAIT_1")
+    pending = await adapter(server, threshold=1).start_login(PHONE_2FA)
+    with pytest.raises(port.PasswordNeeded):
+        await adapter(server).submit_code(pending, CODE)
+    with pytest.raises(port.WrongPassword):
+        await adapter(server).submit_password(pending, "wrong horse")
+    signed = await adapter(server).submit_password(pending, "correct horse")
+    server.fail_next["SendMessageRequest"] = RpcFailure(400, "MESSAGE_TOO_LONG")
+    with pytest.raises(port.InvalidMessage):
+        await adapter(server).send(signed.session, "@alice", "secret text")
+
+    logged = "\n".join(f"{record.getMessage()} {record.args!r} {record.exc_text or ''}" for record in caplog.records)
+    assert caplog.records  # Telethon did log
+    for secret in (pending.session.text, pending.phone_code_hash, CODE, "correct horse", "wrong horse", "secret text"):
+        assert secret not in logged
+    assert key_of(pending.session).hex() not in logged
