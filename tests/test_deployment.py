@@ -18,7 +18,7 @@ from aiohttp import web
 from core.clock import ManualClock
 from core.settings import Mode, Settings, SettingsError, load_settings
 from storage.kv import MemoryStore
-from tests.helpers.app import make_services
+from tests.helpers.app import make_container
 from webserver.app import create_app
 from webserver.keys import WebConfig
 
@@ -160,9 +160,9 @@ def healthcheck_command() -> list[str]:
 @asynccontextmanager
 async def health_server(tmp_path: Path) -> AsyncIterator[int]:
     clock = ManualClock()
-    services = await make_services(tmp_path, MemoryStore(), clock)
+    container = await make_container(tmp_path, MemoryStore(), clock)
     app = create_app(
-        services=services, clock=clock, config=WebConfig(version="9.9.9", mode="webhook", max_body_bytes=64 * 1024)
+        container=container, config=WebConfig(version="9.9.9", mode="webhook", max_body_bytes=64 * 1024)
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -172,8 +172,8 @@ async def health_server(tmp_path: Path) -> AsyncIterator[int]:
         yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
-        await services.close()
-        await services.db.dispose()
+        await container.close()
+        await container.db.dispose()
 
 
 async def run_healthcheck(environment: dict[str, str]) -> int:
