@@ -60,7 +60,6 @@ from webserver.routes.telegram_webhook import SecretWebhookHandler, register_web
 
 log = logging.getLogger("unibot")
 T = TypeVar("T")
-BOT_API_ATTEMPTS = 5
 
 
 class StartupError(Exception):
@@ -333,11 +332,12 @@ class Runtime:
     async def _bot_api(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
         """A start-up call to the Bot API, retried with back-off while it is unreachable; then one clear line."""
         delay = 1.0
-        for attempt in range(1, BOT_API_ATTEMPTS + 1):
+        attempts = self.settings.bot.startup_attempts
+        for attempt in range(1, attempts + 1):
             try:
                 return await call()
             except (TelegramNetworkError, TelegramServerError, OSError) as exc:
-                if attempt == BOT_API_ATTEMPTS:
+                if attempt == attempts:
                     raise StartupError(
                         f"the Bot API at {self._api_base or 'https://api.telegram.org'} did not answer {method} "
                         f"({type(exc).__name__}); check bot.api_base_url and the network"

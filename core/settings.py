@@ -57,6 +57,8 @@ class BotSettings(_Section):
     set_commands: bool = True
     menu_button_url: str | None = None
     handle_timeout: float = Field(default=60.0, gt=0)
+    # Attempts at the Bot API's start-up calls (getMe, setWebhook) while it is unreachable, 1, 2, 4 ... s apart.
+    startup_attempts: int = Field(default=5, ge=1, le=20)
 
     @field_validator("token")
     @classmethod

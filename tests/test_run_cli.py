@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,54 @@ def test_start_up_objects_leave_the_full_collections() -> None:
     tracked, frozen, left = map(int, done.stdout.split())
     assert frozen >= tracked * 0.9
     assert left < tracked * 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_web_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            "--env-file",
+            str(tmp_path / "none"),
+            env={
+                "UNIBOT_APP__DATA_DIR": str(tmp_path),
+                "UNIBOT_WEB__PORT": str(port),
+                "UNIBOT_LOCAL__STAND_IN_PORT": "0",
+            },
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(errors) == 1
+    assert "UNIBOT_WEB__PORT" in errors[0]
+
+
+def test_unreachable_bot_api_is_retried_then_one_line(tmp_path: Path) -> None:
+    assert run("migrate", env={"UNIBOT_APP__DATA_DIR": str(tmp_path)}).returncode == 0
+    result = run(
+        "--env-file",
+        str(tmp_path / "none"),
+        env={
+            "UNIBOT_APP__DATA_DIR": str(tmp_path),
+            "UNIBOT_APP__MODE": "polling",
+            "UNIBOT_BOT__TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "UNIBOT_AUTH__JWT_SECRET": "j" * 40,
+            "UNIBOT_BOT__API_BASE_URL": f"http://127.0.0.1:{free_port()}",
+            "UNIBOT_BOT__STARTUP_ATTEMPTS": "2",
+            "UNIBOT_WEB__PORT": "0",
+        },
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "retrying" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(errors) == 1
+    assert "did not answer getMe" in errors[0]
