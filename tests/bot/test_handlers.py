@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from aiogram.types import BotCommandScopeChat
 from sqlalchemy import select
 
 from core.auth import password_flows
@@ -77,12 +78,26 @@ async def test_choosing_the_current_language_is_quiet_success(tmp_path: Path, da
         english = next(button for button in buttons if "English" in button["text"])
         await harness.press(ANN, menu["message_id"], english["callback_data"])
         # The same button again: the message would not change, which is success, not an error.
-        await harness.press(ANN, menu["message_id"], english["callback_data"])
+        replies = await harness.press(ANN, menu["message_id"], english["callback_data"])
+        assert replies == []  # no apology in the chat
         answers = await harness.users.callback_answers()
         assert len(answers) == 2
         assert all("Language set" in (answer.get("text") or "") for answer in answers)
-        calls = await harness.users.calls()
-        assert not [call for call in calls if call.get("error")]
+        failed = [call for call in await harness.users.calls() if not call["ok"]]
+        # Only the edit Telegram refuses as "not modified"; never a second answer to the same query.
+        assert [call["method"] for call in failed] == ["editMessageText"]
+        assert "not modified" in failed[0]["description"]
+
+
+async def test_choosing_a_language_sets_the_chats_command_menu(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [menu] = await harness.send(ANN, "/language")
+        buttons = [button for row in menu["reply_markup"]["inline_keyboard"] for button in row]
+        russian = next(button for button in buttons if "Русский" in button["text"])
+        await harness.press(ANN, menu["message_id"], russian["callback_data"])
+        commands = await harness.bot.get_my_commands(scope=BotCommandScopeChat(chat_id=ANN["id"]))
+        descriptions = {command.command: command.description for command in commands}
+        assert descriptions["language"] == "Сменить язык"
 
 
 async def test_link_issues_a_page_in_the_users_language_and_the_web_confirmation_is_announced(
