@@ -38,9 +38,10 @@ def create_app(
     config: WebConfig,
     extra_setup: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
+    translations = Translations(config.locales, config.languages, config.default_language)
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[request_middleware(config.max_body_bytes)],
+        middlewares=[request_middleware(config.max_body_bytes, translations)],
         # aiohttp refuses request lines and headers over 8190 bytes before the app sees them, in plain text; a
         # Mini App's initData (up to 8 KiB, in a query or a `tma` header) must reach the app's own checks.
         handler_args={"max_line_size": MAX_LINE_BYTES, "max_field_size": MAX_LINE_BYTES},
@@ -48,7 +49,7 @@ def create_app(
     app[CONTAINER] = container
     app[CONFIG] = config
     app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
-    app[TRANSLATIONS] = Translations(config.locales, config.languages, config.default_language)
+    app[TRANSLATIONS] = translations
 
     api = create_api(config.version)
     api.register(app)

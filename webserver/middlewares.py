@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 from core.errors import DomainError
 from core.logging import FieldsRecord
 from webserver.errors import ApiError, error_response
-from webserver.i18n import N_, TRANSLATIONS
+from webserver.i18n import N_, Translations
 from webserver.security import AUTH
 
 log = logging.getLogger("unibot.http")
@@ -52,7 +52,7 @@ class RequestIds:
         return value
 
 
-def request_middleware(max_body_bytes: int) -> Middleware:
+def request_middleware(max_body_bytes: int, translations: Translations) -> Middleware:
     """Everything every request gets, in one layer (each aiohttp middleware layer has a per-request cost, and
     this one sits on the hot path): request id, body limit, the single error shape, security headers and one
     access-log line."""
@@ -72,9 +72,9 @@ def request_middleware(max_body_bytes: int) -> Middleware:
                 _decorate(exc.headers, request_id)
                 _log(request, exc.status, started, request_id)
                 raise
-            response = error_response(_localized(request, _from_http(exc)))
+            response = error_response(_localized(request, _from_http(exc), translations))
         except Exception as exc:
-            response = _error_for(exc, request, request_id)
+            response = _error_for(exc, request, request_id, translations)
         except asyncio.CancelledError:
             _log(request, 499, started, request_id)
             raise
@@ -113,9 +113,8 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, _reason(exc), headers=headers)
 
 
-def _localized(request: web.Request, error: ApiError) -> ApiError:
+def _localized(request: web.Request, error: ApiError, translations: Translations) -> ApiError:
     """The error's detail in the caller's language; its code stays as it is."""
-    translations = request.app[TRANSLATIONS]
     authenticated = request.get(AUTH)
     saved = authenticated.user.language if authenticated is not None else None
     language = translations.pick(request.headers.get("Accept-Language"), saved)
@@ -123,15 +122,17 @@ def _localized(request: web.Request, error: ApiError) -> ApiError:
     return error
 
 
-def _error_for(exc: Exception, request: web.Request, request_id: str) -> web.Response:
+def _error_for(
+    exc: Exception, request: web.Request, request_id: str, translations: Translations
+) -> web.Response:
     if isinstance(exc, ApiError):
-        return error_response(_localized(request, exc))
+        return error_response(_localized(request, exc, translations))
     if isinstance(exc, DomainError):
-        return error_response(_localized(request, ApiError.from_domain(exc)))
+        return error_response(_localized(request, ApiError.from_domain(exc), translations))
     log.error(
         "unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.path}
     )
-    return error_response(_localized(request, ApiError(500, "Internal server error")))
+    return error_response(_localized(request, ApiError(500, "Internal server error"), translations))
 
 
 def _reason(exc: web.HTTPException) -> str:

@@ -17,8 +17,10 @@ from pytest_aiohttp import AiohttpClient
 
 from core.ratelimit import RateLimiter, RateLimitResult, RateLimitTier
 from storage.ratelimit import create_limits_storage
+from tests.helpers.catalogs import LOCALES
 from webserver.client_ip import IPNetwork, client_ip, parse_trusted
 from webserver.errors import ApiError
+from webserver.i18n import Translations
 from webserver.middlewares import request_middleware
 from webserver.ratelimit import enforce, rate_limit_headers
 
@@ -199,7 +201,7 @@ async def test_429_reaches_the_client_with_its_headers(aiohttp_client: AiohttpCl
         headers = await enforce(limits, "auth", client_ip(request, ()))
         return web.json_response({"ok": True}, headers=headers)
 
-    app = web.Application(middlewares=[request_middleware(1024 * 1024)])
+    app = web.Application(middlewares=[request_middleware(1024 * 1024, Translations(LOCALES, ("en",), "en"))])
     app.router.add_get("/", limited)
     client = await aiohttp_client(app)
     ok = await client.get("/")
