@@ -28,6 +28,8 @@ ALREADY_CLAIMED = "already_claimed"
 BOT_SUSPECTED = "bot_suspected"
 DAILY_CLAIM = "daily_claim"
 ACCOUNT_MERGE = "account_merge"
+# How the referrer's side of a daily claim is shown: the transaction is the claimer's, the entry the share.
+REFERRAL_SHARE = "referral_share"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,14 @@ class RewardsService:
             return BalanceDTO(balance=0, entries=(), next_before=None)
         rows = await self._ledger.history(account.id, limit=size + 1, before_entry_id=before)
         page = [
-            EntryDTO(id=entry.id, amount=entry.amount, kind=transaction.kind, created_at=transaction.created_at)
+            EntryDTO(
+                id=entry.id,
+                amount=entry.amount,
+                kind=REFERRAL_SHARE
+                if transaction.kind == DAILY_CLAIM and transaction.memo.get("referrer_id") == user_id
+                else transaction.kind,
+                created_at=transaction.created_at,
+            )
             for entry, transaction in rows[:size]
         ]
         return BalanceDTO(
