@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from core.rewards.cooldowns import CooldownActive, CooldownService
 from core.rewards.service import ClaimResult, RewardsService, claim_day
 from core.users.dto import TelegramProfile
 from core.users.service import UserService
-from storage.kv import MemoryStore
+from storage.kv import KeyValueStore, MemoryStore
 from storage.models import Cooldown, LedgerEntry, LedgerTransaction, User
 from storage.repositories.rewards import LedgerRepository
 from tests.helpers.app import make_container
+from tests.helpers.app import test_settings as settings_with
 
 
 async def make_user(container: Container, telegram_id: int, referrer: int | None = None) -> int:
@@ -88,17 +90,21 @@ async def test_twenty_simultaneous_claims_pay_once(container: Container) -> None
     await assert_ledger_consistent(container)
 
 
-async def test_a_new_day_in_the_configured_zone_allows_a_new_claim(container: Container) -> None:
-    # The test settings use UTC; this test runs the rule in Asia/Tokyo (UTC+9) through a container of its own
-    # configuration, as run.py builds it.
-    from dataclasses import replace
+@pytest.fixture
+async def configured(
+    request: pytest.FixtureRequest, tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str
+) -> AsyncIterator[Container]:
+    """A container built by run.py's own function from settings with the test's [rewards] section."""
+    settings = settings_with(tmp_path, rewards=request.param)
+    built = await make_container(tmp_path, kv, clock, settings, url=database_url)
+    yield built
+    await built.close()
+    await built.db.dispose()
 
-    from core.rewards.service import RewardsConfig
 
-    tokyo = replace(container.config(RewardsConfig), time_zone="Asia/Tokyo")
-    container._configs[RewardsConfig] = tokyo
-    clock = container.clock
-    assert isinstance(clock, ManualClock)
+@pytest.mark.parametrize("configured", [{"time_zone": "Asia/Tokyo"}], indirect=True)
+async def test_a_new_day_in_the_configured_zone_allows_a_new_claim(configured: Container, clock: ManualClock) -> None:
+    container = configured
     # 14:30 UTC is 23:30 in Tokyo: the Tokyo day ends in 30 minutes, long before the UTC day does.
     clock.set(datetime(2030, 3, 1, 14, 30, tzinfo=UTC))
     user = await make_user(container, 3001)
@@ -175,14 +181,9 @@ async def test_cooldowns_survive_a_restart_and_expire_with_the_clock(container: 
         await restarted.db.dispose()
 
 
-async def test_the_job_clears_expired_cooldowns_in_batches(container: Container) -> None:
-    from dataclasses import replace
-
-    from core.rewards.service import RewardsConfig
-
-    container._configs[RewardsConfig] = replace(container.config(RewardsConfig), purge_batch=2)
-    clock = container.clock
-    assert isinstance(clock, ManualClock)
+@pytest.mark.parametrize("configured", [{"purge_batch": 2}], indirect=True)
+async def test_the_job_clears_expired_cooldowns_in_batches(configured: Container, clock: ManualClock) -> None:
+    container = configured
     users = [await make_user(container, 7000 + n) for n in range(5)]
     async with container.unit_of_work(write=True) as uow:
         for n, user in enumerate(users):
