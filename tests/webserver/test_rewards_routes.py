@@ -11,6 +11,7 @@ from core.rewards.service import RewardsService
 from storage.models import User
 from tests.core.rewards.test_rewards_service import assert_ledger_consistent
 from tests.helpers.app import Client
+from tests.webserver.conftest import MakeClient
 from tests.webserver.test_auth_routes import PASSWORD, bearer, register
 from webserver.keys import CONTAINER
 
@@ -118,3 +119,12 @@ async def test_openapi_documents_the_statuses(client: Client) -> None:
     claim = spec["paths"]["/api/v1/claim"]["post"]["responses"]
     assert {"200", "401", "403", "429"} <= set(claim)
     assert {"200", "401", "422"} <= set(spec["paths"]["/api/v1/auth/balance"]["get"]["responses"])
+
+
+async def test_the_day_ends_at_midnight_in_the_configured_zone(make_client: MakeClient, clock: ManualClock) -> None:
+    client = await make_client(rewards={"time_zone": "America/New_York"}, ratelimit={"user_limit": 1000})
+    _, auth = await signed_in(client, "ny@example.org")
+    # 2030-01-01 00:00 UTC is 19:00 on December 31 in New York: the next claim opens at 05:00 UTC.
+    paid = await (await client.post(f"{API}/claim", headers=auth)).json()
+    assert paid["data"]["claimed_on"] == "2029-12-31"
+    assert paid["data"]["next_claim_at"] == "2030-01-01T05:00:00Z"

@@ -218,3 +218,14 @@ async def test_balance_pages_through_the_latest_entries(container: Container) ->
 def test_domain_error_of_cooldown_is_429() -> None:
     assert issubclass(CooldownActive, DomainError)
     assert CooldownActive.status_hint == 429
+
+
+async def test_the_scheduler_runs_the_cooldown_job(container: Container, clock: ManualClock) -> None:
+    from core.jobs import maintenance_jobs, run_job
+
+    [job] = [job for job in maintenance_jobs(container, purge_interval=60) if job.name == "purge-expired-cooldowns"]
+    user = await make_user(container, 9101)
+    async with container.unit_of_work(write=True) as uow:
+        await CooldownService(uow).start(user, "claim", clock.now() + timedelta(seconds=5))
+    clock.advance(5)
+    assert await run_job(job, container.kv) == 1
