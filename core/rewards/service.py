@@ -201,7 +201,8 @@ async def carry_over_retired_user(uow: UnitOfWork, retired_user_id: int, into_us
     account = await ledger.find_user_account(retired_user_id)
     if account is None:
         return
-    balance = await ledger.balance(account.id)
+    # Locked: a claim of the retired user committing meanwhile would otherwise leave points behind.
+    balance = await ledger.balance(account.id, for_update=True)
     if balance > 0:
         target = await ledger.user_account(into_user_id)
         await ledger.post(

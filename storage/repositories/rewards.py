@@ -122,9 +122,11 @@ class LedgerRepository:
             .execution_options(synchronize_session="fetch")
         )
 
-    async def balance(self, account_id: int) -> int:
-        """The cached balance as the database holds it now (never a stale copy from the session)."""
-        result = await self.session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account_id))
+    async def balance(self, account_id: int, *, for_update: bool = False) -> int:
+        """The cached balance as the database holds it now (never a stale copy from the session); ``for_update``
+        locks the row until the transaction ends (PostgreSQL; SQLite's write transactions are serial anyway)."""
+        query = select(LedgerAccount.balance).where(LedgerAccount.id == account_id)
+        result = await self.session.execute(query.with_for_update() if for_update else query)
         value = result.scalar_one_or_none()
         if value is None:
             raise UnknownAccount(account_id)

@@ -229,3 +229,20 @@ async def test_the_scheduler_runs_the_cooldown_job(container: Container, clock: 
         await CooldownService(uow).start(user, "claim", clock.now() + timedelta(seconds=5))
     clock.advance(5)
     assert await run_job(job, container.kv) == 1
+
+
+async def test_a_referrer_set_after_todays_claim_does_not_pay_twice(container: Container) -> None:
+    user = await make_user(container, 9201)
+    await claim(container, user)
+    referrer = await make_user(container, 9202)
+    async with container.unit_of_work(write=True) as uow:
+        row = await uow.session.get(User, user)
+        assert row is not None
+        row.referred_by_id = referrer
+        assert await CooldownService(uow)._repo.clear(user, "claim")
+    # Today's key is taken by a transaction with other entries: still today's one payment, no share.
+    with pytest.raises(CooldownActive) as refused:
+        await claim(container, user)
+    assert refused.value.code == "already_claimed"
+    assert (await balance(container, user), await balance(container, referrer)) == (100, 0)
+    await assert_ledger_consistent(container)
