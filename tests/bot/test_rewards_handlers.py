@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from core.auth.service import AuthService, ClientInfo
 from core.clock import ManualClock
 from core.rewards.service import RewardsService
 from core.wallet.service import WalletService
 from fake_telegram import FakeUser
 from storage.models import User
+from tests.helpers.app import create_test_app
+from tests.helpers.app import test_settings as settings_with
 from tests.helpers.bot import BotHarness, bot_harness
 
 ANN: FakeUser = {"id": 7_200_000_001, "first_name": "Ann", "language_code": "en"}
@@ -89,3 +93,38 @@ async def test_wallet_shows_addresses_and_their_state(tmp_path: Path, database_u
         [shown] = await harness.send(BORIS, "/wallet")
         assert f"Ethereum: {ADDRESS} (не подтверждён)" in shown["text"]
         assert "Base: не указан" in shown["text"]
+
+
+async def test_one_claim_a_day_across_both_faces(tmp_path: Path, database_url: str) -> None:
+    """The bot and the REST API share the rule: a claim over REST makes the bot's /claim wait, and the other way."""
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        await harness.send(ANN, "/start")
+        ann = await user_id(harness, ANN)
+        async with harness.container.unit_of_work(write=True) as uow:
+            tokens = await AuthService(uow).open_session(
+                ann, method="test", client=ClientInfo(ip="127.0.0.1", user_agent="test")
+            )
+        app = create_test_app(harness.container, settings_with(tmp_path), version="t")
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            auth = {"Authorization": f"Bearer {tokens.access_token}"}
+            paid = await client.post("/api/v1/claim", headers=auth)
+            assert paid.status == 200
+            [refused] = await harness.send(ANN, "/claim")
+            assert refused["text"] == "You have already claimed today. Next claim in 24 h 0 min."
+            clock = harness.container.clock
+            assert isinstance(clock, ManualClock)
+            clock.advance(86400)
+            [bot_paid] = await harness.send(ANN, "/claim")
+            assert "Your balance: 200 points." in bot_paid["text"]
+            # A fresh token (the first one has expired meanwhile) meets the bot's claim on REST.
+            async with harness.container.unit_of_work(write=True) as uow:
+                tokens = await AuthService(uow).open_session(
+                    ann, method="test", client=ClientInfo(ip="127.0.0.1", user_agent="test")
+                )
+            again = await client.post("/api/v1/claim", headers={"Authorization": f"Bearer {tokens.access_token}"})
+            assert again.status == 429
+            assert again.headers["Retry-After"] == "86400"
+            listed = await (
+                await client.get("/api/v1/auth/cooldowns", headers={"Authorization": f"Bearer {tokens.access_token}"})
+            ).json()
+            assert [item["command"] for item in listed["data"]] == ["claim"]
