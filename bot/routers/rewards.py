@@ -32,6 +32,7 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == "private")
     # Inner, so it runs inside the handler's unit of work and sees the handler's flags.
     router.message.middleware(CooldownMiddleware())
+    router.callback_query.middleware(CooldownMiddleware())
     router.message.register(claim, Command("claim"), flags={"writes": True, COOLDOWN: CLAIM})
     router.message.register(balance, Command("balance"))
     router.callback_query.register(older, OlderEntries.filter())

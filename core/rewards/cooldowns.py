@@ -1,8 +1,10 @@
 """Cooldowns per (user, action), stored in the database so that they survive a restart.
 
-`CooldownService.require_free` is the one guard both faces call before an action that has a cooldown: the REST
-side turns its `CooldownActive` (a 429 with the seconds left) into the JSON error shape with Retry-After, the bot's
-cooldown middleware (a handler flag) and the claim handler into a message in the person's language.
+`CooldownService.require_free` is the one guard both faces call before an action that has a cooldown. A REST
+handler calls it first (or its service does, as the daily claim does), and the route wrapper turns its
+`CooldownActive` (a 429 with the seconds left) into the JSON error shape with Retry-After; a bot handler is flagged
+`flags={"cooldown": "<action>"}` and `bot/middlewares/cooldown.py` calls it before the handler, answering in the
+person's language.
 """
 
 from __future__ import annotations
