@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
@@ -43,11 +44,13 @@ from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
 from core.login_throttle import LoginThrottle
 from core.ratelimit import AUTH, GENERAL, SERVICE, USER, RateLimiter, RateLimitTier
+from core.rewards.service import RewardsConfig
 from core.settings import Mode, Settings, SettingsError, load_settings
 from core.signing import SigningClient
 from core.telegram.initdata import Ed25519Check
 from core.users.service import UsersConfig
 from core.version import app_version
+from core.wallet.proof import ProofConfig
 from fake_telegram import FakeTelegram
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
@@ -151,6 +154,30 @@ def identity_config(settings: Settings) -> IdentityConfig:
     )
 
 
+def rewards_config(settings: Settings) -> RewardsConfig:
+    r = settings.rewards
+    return RewardsConfig(
+        daily_amount=r.daily_amount,
+        referral_percent=r.referral_percent,
+        time_zone=r.time_zone,
+        page_size=min(r.page_size, r.max_page_size),
+        max_page_size=r.max_page_size,
+        purge_batch=r.purge_batch,
+    )
+
+
+def wallet_config(settings: Settings) -> ProofConfig:
+    w, web_settings = settings.wallet, settings.web
+    public = web_settings.public_url.rstrip("/") if web_settings.public_url else None
+    local = f"{web_settings.host}:{web_settings.port}"
+    return ProofConfig(
+        domain=w.proof_domain or (urlsplit(public).netloc if public else local),
+        uri=w.proof_uri or public or f"http://{local}",
+        statement=w.proof_statement,
+        ttl_seconds=w.proof_ttl_seconds,
+    )
+
+
 def feature_configs(settings: Settings) -> list[object]:
     """Each feature's configuration; a feature adds its own here."""
     auth = settings.auth
@@ -162,6 +189,8 @@ def feature_configs(settings: Settings) -> list[object]:
         ),
         UsersConfig(languages=settings.i18n.locales),
         identity_config(settings),
+        rewards_config(settings),
+        wallet_config(settings),
     ]
 
 

@@ -237,6 +237,43 @@ class SigningSettings(_Section):
         return self
 
 
+class RewardsSettings(_Section):
+    # Points paid by one daily claim (/claim, POST /api/v1/claim).
+    daily_amount: int = Field(default=100, ge=1, le=10**12)
+    # Percent of the daily amount paid to the claimer's referrer from the referral pool (0: none).
+    referral_percent: int = Field(default=10, ge=0, le=100)
+    # IANA time zone whose calendar day a claim belongs to (one claim per user per day there).
+    time_zone: str = "UTC"
+    # Ledger entries per page of /balance and GET /auth/balance, by default and at most.
+    page_size: int = Field(default=10, ge=1, le=100)
+    max_page_size: int = Field(default=50, ge=1, le=500)
+    # Expired cooldowns deleted per transaction by the maintenance job.
+    purge_batch: int = Field(default=500, ge=1, le=100000)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class WalletSettings(_Section):
+    # The site named in the Sign-In with Ethereum message (host[:port]); empty: the host of web.public_url,
+    # else web.host:web.port.
+    proof_domain: str = ""
+    # The URI in that message; empty: web.public_url, else http://web.host:web.port.
+    proof_uri: str = ""
+    # The statement the wallet shows when asked to sign.
+    proof_statement: str = "Link this address to your account."
+    # Seconds a message to sign stays valid (its nonce is single use).
+    proof_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+
+
 class LocalSettings(_Section):
     stand_in_host: str = "127.0.0.1"
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
@@ -264,6 +301,8 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     telegram_auth: TelegramAuthSettings = TelegramAuthSettings()
     signing: SigningSettings = SigningSettings()
+    rewards: RewardsSettings = RewardsSettings()
+    wallet: WalletSettings = WalletSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, fallback, identity, users
+from bot.routers import common, fallback, identity, rewards, users, wallet
 
 
 def feature_routers() -> list[Router]:
-    return [common.create_router(), users.create_router(), identity.create_router()]
+    return [
+        common.create_router(),
+        users.create_router(),
+        identity.create_router(),
+        rewards.create_router(),
+        wallet.create_router(),
+    ]
 
 
 def fallback_router() -> Router:

@@ -37,6 +37,11 @@ class UserDTO:
     # Not shown to anyone: what caches and token checks compare against.
     revision: int
     token_version: int
+    # EVM addresses (checksummed) and when an ownership proof verified each (None: not verified).
+    ethereum_address: str | None = None
+    ethereum_verified_at: datetime | None = None
+    base_address: str | None = None
+    base_verified_at: datetime | None = None
 
     @classmethod
     def from_model(cls, user: User) -> UserDTO:
@@ -58,7 +63,19 @@ class UserDTO:
             updated_at=user.updated_at,
             revision=user.revision,
             token_version=user.token_version,
+            ethereum_address=user.ethereum_address,
+            ethereum_verified_at=user.ethereum_verified_at,
+            base_address=user.base_address,
+            base_verified_at=user.base_verified_at,
         )
+
+    @property
+    def ethereum_address_verified(self) -> bool:
+        return self.ethereum_verified_at is not None
+
+    @property
+    def base_address_verified(self) -> bool:
+        return self.base_verified_at is not None
 
     @property
     def display_name(self) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -37,7 +37,30 @@ class User(Base):
     # Shared in start links as ref_<code>; random so that links do not reveal how many users there are.
     referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # EVM addresses (EIP-55 checksummed). Anyone may record any address; one verified by an ownership proof
+    # (verified_at set) belongs to one user only, which the partial unique indexes of migration 0009 enforce.
+    ethereum_address: Mapped[str | None] = mapped_column(String(42))
+    ethereum_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    base_address: Mapped[str | None] = mapped_column(String(42))
+    base_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index(
+            "uq_users_ethereum_address_verified",
+            "ethereum_address",
+            unique=True,
+            sqlite_where=text("ethereum_verified_at IS NOT NULL"),
+            postgresql_where=text("ethereum_verified_at IS NOT NULL"),
+        ),
+        Index(
+            "uq_users_base_address_verified",
+            "base_address",
+            unique=True,
+            sqlite_where=text("base_verified_at IS NOT NULL"),
+            postgresql_where=text("base_verified_at IS NOT NULL"),
+        ),
+    )

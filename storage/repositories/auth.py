@@ -65,12 +65,16 @@ class AuthRepository:
 
     async def purge_expired_sessions(self, now: datetime, revoked_before: datetime, batch: int) -> int:
         ids = (
-            await self.session.execute(
-                select(AuthSession.id)
-                .where((AuthSession.expires_at <= now) | (AuthSession.revoked_at <= revoked_before))
-                .limit(batch)
+            (
+                await self.session.execute(
+                    select(AuthSession.id)
+                    .where((AuthSession.expires_at <= now) | (AuthSession.revoked_at <= revoked_before))
+                    .limit(batch)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not ids:
             return 0
         # Refresh tokens go with their session (ON DELETE CASCADE); deleted explicitly too in case a
@@ -81,10 +85,14 @@ class AuthRepository:
 
     async def purge_expired_denials(self, now: datetime, batch: int) -> int:
         jtis = (
-            await self.session.execute(
-                select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at <= now).limit(batch)
+            (
+                await self.session.execute(
+                    select(RevokedAccessToken.jti).where(RevokedAccessToken.expires_at <= now).limit(batch)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not jtis:
             return 0
         await self.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.jti.in_(jtis)))

@@ -102,9 +102,31 @@ class LedgerRepository:
         result = await self.session.execute(select(LedgerAccount).where(LedgerAccount.kind == kind.value, owner))
         return result.scalar_one_or_none()
 
-    async def balance(self, account_id: int) -> int:
-        """The cached balance as the database holds it now (never a stale copy from the session)."""
-        result = await self.session.execute(select(LedgerAccount.balance).where(LedgerAccount.id == account_id))
+    async def find_user_account(self, user_id: int) -> LedgerAccount | None:
+        """The user's points account if it exists; never creates one (read-only units of work use this)."""
+        return await self._find_account(AccountKind.USER_POINTS, user_id)
+
+    async def close_user_account(self, account: LedgerAccount) -> None:
+        """Detach an emptied account from its user, whose row is about to go; its entries stay as history.
+
+        The account keeps no user, so it takes a kind of its own (the pools' partial unique index is on kind
+        where there is no user)."""
+        if account.kind != AccountKind.USER_POINTS.value:
+            raise ValueError("only a user's points account is closed this way")
+        if await self.balance(account.id) != 0:
+            raise ValueError("an account is closed only once its balance has been moved")
+        await self.session.execute(
+            update(LedgerAccount)
+            .where(LedgerAccount.id == account.id)
+            .values(user_id=None, kind=f"closed:{account.id}")
+            .execution_options(synchronize_session="fetch")
+        )
+
+    async def balance(self, account_id: int, *, for_update: bool = False) -> int:
+        """The cached balance as the database holds it now (never a stale copy from the session); ``for_update``
+        locks the row until the transaction ends (PostgreSQL; SQLite's write transactions are serial anyway)."""
+        query = select(LedgerAccount.balance).where(LedgerAccount.id == account_id)
+        result = await self.session.execute(query.with_for_update() if for_update else query)
         value = result.scalar_one_or_none()
         if value is None:
             raise UnknownAccount(account_id)

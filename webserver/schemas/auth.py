@@ -180,6 +180,10 @@ class ProfileOut(BaseModel):
     is_active: bool
     date_joined: datetime
     last_login: datetime | None
+    ethereum_address: str | None = None
+    base_address: str | None = None
+    ethereum_address_verified: bool = False
+    base_address_verified: bool = False
 
 
 class JwksOut(BaseModel):

@@ -96,8 +96,17 @@ def downgrade() -> None:
         batch.drop_constraint("uq_users_email_key", type_="unique")
         batch.drop_constraint("uq_users_username_key", type_="unique")
         for column in (
-            "last_login", "date_joined", "revision", "token_version", "is_active", "password_hash",
-            "email_verified", "email_key", "email", "username_key", "username",
+            "last_login",
+            "date_joined",
+            "revision",
+            "token_version",
+            "is_active",
+            "password_hash",
+            "email_verified",
+            "email_key",
+            "email",
+            "username_key",
+            "username",
         ):
             batch.drop_column(column)
         batch.alter_column("telegram_username", new_column_name="username", existing_type=sa.String(255))

@@ -1,0 +1,1 @@
+"""Cooldowns of rewarded actions and the daily claim on the points ledger."""
