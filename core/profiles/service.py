@@ -154,6 +154,9 @@ class ProfilesService:
             await self.repo.remove_pending(owner_id, stored.login.phone)
         return left
 
+    async def purge_expired_pending(self, batch: int) -> int:
+        return await self.repo.purge_expired_pending(self.uow.clock.now(), batch)
+
     async def drop_pending(self, owner_id: int, phone: str) -> None:
         await self.repo.remove_pending(owner_id, phone)
 
