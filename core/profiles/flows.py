@@ -258,7 +258,7 @@ async def unread(container: Container, owner_id: int, raw_phone: str) -> Unread:
                 profile.session, max_dialogs=config.unread_max_dialogs, per_dialog=config.unread_per_dialog
             )
             total = sum(item.dialog.unread_count for item in found)
-            await container.kv.set(_unread_key(profile.profile_id), str(total), ttl=config.dialogs_cache_seconds)
+            await _cache(container, _unread_key(profile.profile_id), str(total))
             return Unread(profile.profile_id, total, found)
 
         return await _on_profile(container, owner_id, _by_phone(owner_id, raw_phone), call, fields)
@@ -266,21 +266,41 @@ async def unread(container: Container, owner_id: int, raw_phone: str) -> Unread:
 
 async def dialogs(container: Container, owner_id: int, raw_phone: str, *, offset: int, limit: int) -> DialogPage:
     """A page of dialogs, unread ones first within the page; cached briefly per profile and page."""
+    return await _dialogs(container, owner_id, _by_phone(owner_id, raw_phone), offset=offset, limit=limit)
+
+
+async def dialogs_of(container: Container, owner_id: int, profile_id: int, *, offset: int, limit: int) -> DialogPage:
+    """The same, for a profile named by its id (the bot's buttons)."""
+
+    async def read(service: ProfilesService) -> ProfileSession:
+        return await service.session_by_id(owner_id, profile_id)
+
+    return await _dialogs(container, owner_id, read, offset=offset, limit=limit)
+
+
+async def _dialogs(
+    container: Container,
+    owner_id: int,
+    read: Callable[[ProfilesService], Awaitable[ProfileSession]],
+    *,
+    offset: int,
+    limit: int,
+) -> DialogPage:
     async with logged("dialogs", owner_id) as fields:
         config = container.config(ProfilesConfig)
 
         async def call(port: TelegramProfilesPort, profile: ProfileSession) -> DialogPage:
             key = f"profiles:dialogs:{profile.profile_id}:{offset}:{limit}"
-            cached = await container.kv.get(key)
+            cached = await container.kv.get(key) if config.dialogs_cache_seconds else None
             if cached is not None:
                 return _page_from_json(cached)
             cursor = DialogCursor(None, 0, 0, skip=offset) if offset else None
             page = await port.dialogs(profile.session, limit=limit, cursor=cursor)
             ordered = DialogPage(tuple(sorted(page.dialogs, key=lambda d: d.unread_count == 0)), page.next_cursor)
-            await container.kv.set(key, _page_to_json(ordered), ttl=config.dialogs_cache_seconds)
+            await _cache(container, key, _page_to_json(ordered))
             return ordered
 
-        return await _on_profile(container, owner_id, _by_phone(owner_id, raw_phone), call, fields)
+        return await _on_profile(container, owner_id, read, call, fields)
 
 
 async def send(container: Container, owner_id: int, raw_phone: str, raw_to: str | int, text: str) -> SentMessage:
@@ -351,7 +371,7 @@ async def list_profiles(container: Container, owner_id: int) -> list[ProfileDTO]
             return profiles, totals, revoked
         config = container.config(ProfilesConfig)
         for profile in sessions:
-            cached = await container.kv.get(_unread_key(profile.profile_id))
+            cached = await container.kv.get(_unread_key(profile.profile_id)) if config.dialogs_cache_seconds else None
             if cached is not None:
                 totals[profile.profile_id] = int(cached)
                 continue
@@ -364,9 +384,7 @@ async def list_profiles(container: Container, owner_id: int) -> list[ProfileDTO]
             except DomainError:
                 continue  # busy elsewhere, flood wait, Telegram down: the total stays unknown
             totals[profile.profile_id] = sum(item.dialog.unread_count for item in found)
-            await container.kv.set(
-                _unread_key(profile.profile_id), str(totals[profile.profile_id]), ttl=config.dialogs_cache_seconds
-            )
+            await _cache(container, _unread_key(profile.profile_id), str(totals[profile.profile_id]))
         return profiles, totals, revoked
 
     async def write(uow: UnitOfWork, done: tuple[list[ProfileDTO], dict[int, int], list[int]]) -> list[ProfileDTO]:
@@ -382,6 +400,12 @@ async def list_profiles(container: Container, owner_id: int) -> list[ProfileDTO]
 
 def _with_total(profile: ProfileDTO, total: int | None) -> ProfileDTO:
     return replace(profile, unread_total=total)
+
+
+async def _cache(container: Container, key: str, value: str) -> None:
+    seconds = container.config(ProfilesConfig).dialogs_cache_seconds
+    if seconds > 0:
+        await container.kv.set(key, value, ttl=seconds)
 
 
 def _unread_key(profile_id: int) -> str:

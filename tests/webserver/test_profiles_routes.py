@@ -257,3 +257,17 @@ async def test_aliases_are_marked_in_openapi(client: Client) -> None:
     ):
         assert paths[alias]["post"]["x-alias-of"] == original
     assert "410" in paths[f"{API}/profiles/code"]["post"]["responses"]
+
+
+async def test_add_page_has_a_strict_policy(client: Client) -> None:
+    response = await client.get("/profiles/add")
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert policy.startswith("default-src 'none'; script-src 'sha256-")
+    assert "unsafe-inline" not in policy
+    assert "form-action 'none'" in policy
+    assert response.headers["Cache-Control"] == "no-store"
+    page = await response.text()
+    assert "/api/v1/profiles/" in page
+    assert "invalidates a login code" in page
