@@ -218,11 +218,81 @@ async def post_flood(request: web.Request) -> web.Response:
     return web.json_response({"flood_wait": account.flood_wait})
 
 
+def _html(title: str, parts: list[str]) -> web.Response:
+    page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>" + "".join(parts)
+    return web.Response(
+        text=page,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; form-action 'self'"},
+    )
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    """Every account, and a form making a stand-in user an account (phone, optional cloud password)."""
+    accounts = _accounts(request)
+    parts = ["<h1>Telegram accounts of the stand-in</h1><ul>"]
+    for account in sorted(accounts.by_id.values(), key=lambda a: a.user_id):
+        name = html.escape(account.first_name)
+        lock = ", cloud password" if account.password else ""
+        parts.append(f'<li><a href="accounts/{account.user_id}">{name}</a> ({account.user_id}, +{account.phone}{lock})')
+    parts.append(
+        '</ul><h2>New account</h2><form method="post" action="accounts">'
+        '<p><label>User id <input name="id" required></label></p>'
+        '<p><label>First name <input name="first_name" required></label></p>'
+        '<p><label>Username <input name="username"></label></p>'
+        '<p><label>Phone <input name="phone" required placeholder="+15550001"></label></p>'
+        '<p><label>Cloud password <input name="password" type="password"></label></p>'
+        "<p><button>Create</button></p></form>"
+    )
+    return _html("Accounts", parts)
+
+
+async def post_accounts_form(request: web.Request) -> web.Response:
+    form = await request.post()
+    fields = {key: str(value).strip() for key, value in form.items() if str(value).strip()}
+    user = {key: fields[key] for key in ("id", "first_name", "username") if key in fields}
+    try:
+        body = AccountIn.model_validate(
+            {"user": user, "phone": fields.get("phone"), "password": fields.get("password")}
+        )
+    except ValueError:
+        return _html("Accounts", ['<p>Not created: check the fields. <a href="accounts">Back</a></p>'])
+    account = Account(
+        body.user.id, body.phone.lstrip("+"), body.user.first_name, None, body.user.username, body.password
+    )
+    try:
+        _accounts(request).register(account)
+    except AccountError:
+        return _html("Accounts", ['<p>Another account has that phone number. <a href="accounts">Back</a></p>'])
+    raise web.HTTPSeeOther(f"accounts/{account.user_id}")
+
+
+async def post_account_page_message(request: web.Request) -> web.Response:
+    """The account page's form: this account writes to another one."""
+    account = _account(request)
+    form = await request.post()
+    text = str(form.get("text", "")).strip()
+    try:
+        peer = _accounts(request).by_id.get(int(str(form.get("peer", ""))))
+    except ValueError:
+        peer = None
+    if peer is None or not text or len(text) > MAX_TEXT:
+        return _html(
+            "Account", [f'<p>Not sent: unknown account or empty text. <a href="{account.user_id}">Back</a></p>']
+        )
+    _accounts(request).post(account.user_id, peer.user_id, text)
+    raise web.HTTPSeeOther(str(account.user_id))
+
+
 async def account_page(request: web.Request) -> web.Response:
     """An account's chats as plain HTML: every text escaped, no script."""
     account = _account(request)
     accounts = _accounts(request)
-    parts = [f"<h1>{html.escape(account.first_name)} (+{html.escape(account.phone)})</h1>"]
+    parts = [
+        f"<h1>{html.escape(account.first_name)} (+{html.escape(account.phone)})</h1>",
+        f'<form method="post" action="{account.user_id}"><label>Write to account id <input name="peer" required>'
+        '</label> <input name="text" required maxlength="4096"> <button>Send</button></form>',
+    ]
     for dialog in accounts.dialogs(account.user_id):
         parts.append(f"<h2>{html.escape(dialog['title'])} ({dialog['id']}), unread {dialog['unread_count']}</h2><ul>")
         for message in accounts.history(account.user_id, dialog["id"]):
@@ -231,12 +301,7 @@ async def account_page(request: web.Request) -> web.Response:
             name = html.escape(sender.first_name if sender else str(message.from_id))
             parts.append(f"<li>{when} <b>{name}</b>: {html.escape(message.text)}</li>")
         parts.append("</ul>")
-    page = "<!doctype html><meta charset=utf-8><title>Account</title>" + "".join(parts)
-    return web.Response(
-        text=page,
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'"},
-    )
+    return _html("Account", parts)
 
 
 def add_account_routes(app: web.Application) -> None:
@@ -247,4 +312,7 @@ def add_account_routes(app: web.Application) -> None:
     app.router.add_post(chat, post_account_chat)
     app.router.add_post(r"/user-api/accounts/{user_id:\d{1,15}}/revoke", post_revoke)
     app.router.add_post(r"/user-api/accounts/{user_id:\d{1,15}}/flood", post_flood)
+    app.router.add_get("/accounts", accounts_page)
+    app.router.add_post("/accounts", post_accounts_form)
     app.router.add_get(r"/accounts/{user_id:\d{1,15}}", account_page)
+    app.router.add_post(r"/accounts/{user_id:\d{1,15}}", post_account_page_message)

@@ -112,7 +112,28 @@ async def test_account_page_escapes_text(stand_in: tuple[FakeTelegram, UserClien
     await StandInProfiles(fake.base_url).start_login("15550001")
     async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/accounts/{ANN['id']}") as response:
         page = await response.text()
-        assert response.headers["Content-Security-Policy"] == "default-src 'none'"
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; form-action 'self'"
     assert "&lt;script&gt;" in page
     assert "<script>" not in page
     assert "Login code" in page
+
+
+async def test_accounts_pages_create_accounts_and_write(stand_in: tuple[FakeTelegram, UserClient]) -> None:
+    fake, users = stand_in
+    await users.add_account(BOB, "15550002")
+    async with aiohttp.ClientSession() as http:
+        form = {"id": "7009", "first_name": "Ivy <b>", "phone": "+15550009", "password": "pw-1"}
+        async with http.post(f"{fake.base_url}/accounts", data=form) as response:
+            assert str(response.url) == f"{fake.base_url}/accounts/7009"
+        async with http.post(f"{fake.base_url}/accounts/7009", data={"peer": str(BOB["id"]), "text": "hi"}) as r:
+            assert r.status == 200
+            assert "Ivy &lt;b&gt;" in await r.text()
+        async with http.get(f"{fake.base_url}/accounts") as response:
+            index = await response.text()
+        assert 'href="accounts/7009"' in index
+        assert "cloud password" in index
+    assert (await users.account_messages(BOB["id"], 7009))[-1]["text"] == "hi"
+    client = StandInProfiles(fake.base_url)
+    pending = await client.start_login("15550009")
+    with pytest.raises(port.PasswordNeeded):
+        await client.submit_code(pending, await code_from(users, 7009))
