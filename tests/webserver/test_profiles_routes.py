@@ -271,3 +271,34 @@ async def test_add_page_has_a_strict_policy(client: Client) -> None:
     page = await response.text()
     assert "/api/v1/profiles/" in page
     assert "invalidates a login code" in page
+
+
+BAD_INPUTS = [
+    ("POST", f"{API}/profiles/start", {"phone": 12345678}),
+    ("POST", f"{API}/profiles/start", {"phone": "+1 (555) abc"}),
+    ("POST", f"{API}/profiles/start", {"phone": "٥٥٥٠٠٠١٢٣٤"}),
+    ("POST", f"{API}/profiles/start", {"phone": "1" * 40}),
+    ("POST", f"{API}/profiles/code", {"phone": ANN_PHONE}),
+    ("POST", f"{API}/profiles/code", {"phone": ANN_PHONE, "code": "1" * 17}),
+    ("POST", f"{API}/profiles/code", {"phone": ANN_PHONE, "code": "12\x0045"}),
+    ("POST", f"{API}/profiles/password", {"phone": ANN_PHONE, "password": ["x"]}),
+    ("POST", f"{API}/messages/send", {"phone": ANN_PHONE, "text": "hi", "tg_receiver": True}),
+    ("POST", f"{API}/messages/send", {"phone": ANN_PHONE, "text": "hi", "tg_receiver": 10**30}),
+    ("POST", f"{API}/messages/send", {"phone": ANN_PHONE, "text": "hi", "tg_receiver": "@x"}),
+    ("POST", f"{API}/messages/send", {"phone": ANN_PHONE, "text": "", "tg_receiver": 5}),
+    ("POST", f"{API}/messages/send", {"phone": ANN_PHONE, "text": "x" * 4097, "tg_receiver": 5}),
+    ("POST", f"{API}/messages/dialogs", {"phone": ANN_PHONE, "offset": -1}),
+    ("POST", f"{API}/messages/dialogs", {"phone": ANN_PHONE, "limit": 1000}),
+    ("GET", f"{API}/messages/unread", None),
+    ("DELETE", f"{API}/profiles/99999999999999999999", None),
+    ("DELETE", f"{API}/profiles/0", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), BAD_INPUTS)
+async def test_bad_input_gets_a_clear_4xx(client: Client, method: str, path: str, body: dict[str, Any] | None) -> None:
+    auth = await sign_up(client, "ann@example.org")
+    response = await client.request(method, path, json=body, headers=auth)
+    assert 400 <= response.status < 500, await response.text()
+    answer = await response.json()
+    assert set(answer) >= {"detail", "error_code", "timestamp"}
