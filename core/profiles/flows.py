@@ -187,16 +187,27 @@ async def _continue_login(
 ) -> ProfileDTO:
     phone = normalize_phone(raw_phone)
 
-    async def read(uow: UnitOfWork) -> tuple[TelegramProfilesPort, StoredPending]:
-        return _port(uow), await ProfilesService(uow).pending(owner_id, phone)
+    async def read(uow: UnitOfWork) -> tuple[TelegramProfilesPort, StoredPending, ProfileSession | None]:
+        service = ProfilesService(uow)
+        return _port(uow), await service.pending(owner_id, phone), await service.active_session(owner_id, phone)
 
-    async def compute(state: tuple[TelegramProfilesPort, StoredPending]) -> tuple[StoredPending, object]:
-        port, stored = state
+    async def compute(
+        state: tuple[TelegramProfilesPort, StoredPending, ProfileSession | None],
+    ) -> tuple[StoredPending, object]:
+        port, stored, replaced = state
         async with lease(container, f"pending:{owner_id}:{phone}"):
             try:
-                return stored, await step(port, stored)
+                signed = await step(port, stored)
             except (WrongCode, WrongPassword, CodeExpired) as exc:
                 return stored, exc
+        if replaced is not None and replaced.session.text != signed.session.text:
+            # Signed in again: the session it replaces is ended at Telegram rather than left alive, unused.
+            try:
+                async with lease(container, f"profile:{replaced.profile_id}"):
+                    await port.log_out(replaced.session)
+            except DomainError:
+                log.warning("could not log out a replaced profile session", extra={"profile_id": replaced.profile_id})
+        return stored, signed
 
     async def write(uow: UnitOfWork, done: tuple[StoredPending, object]) -> ProfileDTO:
         stored, result = done

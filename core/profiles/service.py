@@ -200,6 +200,13 @@ class ProfilesService:
     async def session_by_phone(self, owner_id: int, phone: str) -> ProfileSession:
         return self._session(owner_id, await self.repo.by_phone(owner_id, phone))
 
+    async def active_session(self, owner_id: int, phone: str) -> ProfileSession | None:
+        """The session of the owner's active profile for this phone, if there is one."""
+        row = await self.repo.by_phone(owner_id, phone)
+        if row is None or row.state != "active" or row.session_sealed is None:
+            return None
+        return self._session(owner_id, row)
+
     async def sessions(self, owner_id: int) -> list[ProfileSession]:
         """The owner's active profiles' sessions."""
         return [self._session(owner_id, row) for row in await self.repo.of_owner(owner_id) if row.state == "active"]

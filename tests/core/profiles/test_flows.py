@@ -130,3 +130,20 @@ async def test_pending_login_expires(
         await flows.submit_code(container, owner, DORA_PHONE, code)
     assert await purge_expired_logins(container) == 1
     assert await purge_expired_logins(container) == 0
+
+
+async def test_signing_in_again_ends_the_replaced_session(
+    container: Container, stand_in: tuple[FakeTelegram, UserClient]
+) -> None:
+    fake, users = stand_in
+    bind(container, fake)
+    owner = await new_user(container)
+    sessions = fake.state.accounts.sessions
+    profile_ids = []
+    for _ in range(2):
+        await flows.start_login(container, owner, DORA_PHONE)
+        with pytest.raises(PasswordNeeded):
+            await flows.submit_code(container, owner, DORA_PHONE, await code_of(users))
+        profile_ids.append((await flows.submit_password(container, owner, DORA_PHONE, CLOUD_PASSWORD)).id)
+        assert [s.user_id for s in sessions.values()] == [TG_DORA["id"]]
+    assert profile_ids[0] == profile_ids[1]
