@@ -3,7 +3,8 @@
 
 Adding a profile never asks for the login code in this chat: Telegram invalidates a login code that is sent in any
 chat. The bot sends a link to the web server's small form page instead (phone, code, cloud password), carrying a
-short-lived access token in the address's fragment, which browsers never send to a server.
+one-time code in the address's fragment (never sent to a server by browsers), which the page exchanges for an access
+token on its first load; the link in the chat is dead after that.
 
 The listing and the dialogs speak to Telegram: they use the profile flows, which read and write in units of work of
 their own around the call, and never touch the update's unit of work, so no transaction stays open during a call.
@@ -19,11 +20,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.profiles import AddProfile, ProfileDialogs, add_page_keyboard, profiles_keyboard
-from core.auth.service import AuthService, ClientInfo
 from core.container import Container, UnitOfWork
 from core.errors import DomainError
 from core.profiles import flows
-from core.profiles.service import ProfileDTO, ProfilesConfig
+from core.profiles.service import ProfileDTO, ProfilesConfig, ProfilesService
 from core.users.dto import UserDTO
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == "private")
     router.message.register(show_profiles, Command("profiles"))
     router.callback_query.register(show_dialogs, ProfileDialogs.filter())
-    router.callback_query.register(add_profile, AddProfile.filter(), flags={"writes": True})
+    router.callback_query.register(add_profile, AddProfile.filter())
     return router
 
 
@@ -104,13 +104,14 @@ async def add_profile(query: CallbackQuery, user: UserDTO, uow: UnitOfWork, cont
     if not _enabled(container) or not base:
         await _reply(query, _("Telegram profiles are not available on this server."))
         return
-    tokens = await AuthService(uow).open_session(user.id, method="bot_profiles", client=ClientInfo())
-    url = f"{base.rstrip('/')}{ADD_PAGE_PATH}#token={tokens.access_token}"
+    code, seconds = await ProfilesService(uow).issue_page_code(user.id)
+    url = f"{base.rstrip('/')}{ADD_PAGE_PATH}#code={code}"
     text = _(
         "Open the page below to add a Telegram profile: enter its phone number, then the code Telegram sends to "
         "that account, then its cloud password if it has one. Never send the login code in a chat, this one "
-        "included: Telegram invalidates a login code that is sent in any chat. The page works for {minutes} minutes."
-    ).format(minutes=max(1, tokens.expires_in // 60))
+        "included: Telegram invalidates a login code that is sent in any chat. "
+        "The link works once, for {minutes} minutes."
+    ).format(minutes=max(1, seconds // 60))
     await _reply(query, text, url)
 
 

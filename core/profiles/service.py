@@ -7,11 +7,13 @@ Telegram happen between units of work, in `core.profiles.flows`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.container import UnitOfWork
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from core.profiles.crypto import KeyRing
 from core.profiles.port import (
     CodeExpired,
@@ -42,6 +44,8 @@ class ProfilesConfig:
     max_clients: int = 8
     unread_max_dialogs: int = 50
     unread_per_dialog: int = 20
+    # How long the bot's link to the form page that adds a profile works (once).
+    page_code_seconds: int = 600
     # Caps the Telegram clients connected at once in this process.
     clients: asyncio.Semaphore = field(init=False, repr=False)
 
@@ -124,6 +128,25 @@ class ProfilesService:
         self._ring()
         assert self.config.port is not None
         return self.config.port
+
+    # --- the form page's one-time codes ---------------------------------------------------------------------------
+
+    async def issue_page_code(self, owner_id: int) -> tuple[str, int]:
+        """A one-time code for the page that adds a profile (the bot's link); the store keeps only its digest."""
+        code = secrets.token_urlsafe(24)
+        seconds = self.config.page_code_seconds
+        await self.uow.container.kv.set(_page_key(code), str(owner_id), ttl=seconds)
+        return code, seconds
+
+    async def claim_page_code(self, code: str) -> int:
+        """The owner a page code was issued to; it works once."""
+        key = _page_key(code)
+        kv = self.uow.container.kv
+        owner = await kv.get(key)
+        # The delete is the claim: of two requests with one code, only one deletes it.
+        if owner is None or await kv.delete(key) != 1:
+            raise ValidationFailed("page_code_invalid", "This link is used or expired; ask the bot for a new one")
+        return int(owner)
 
     # --- pending logins --------------------------------------------------------------------------------------------
 
@@ -234,3 +257,7 @@ def attempts_error(left: int) -> WrongCode:
     error = WrongCode(attempts_left=left)
     error.message = f"The login code is wrong; {left} attempts left" if left else "The login code is wrong; start again"
     return error
+
+
+def _page_key(code: str) -> str:
+    return "profiles:page:" + hashlib.sha256(code.encode()).hexdigest()

@@ -65,7 +65,8 @@ async def test_profiles_list_add_link_and_dialogs(tmp_path: Path, database_url: 
         [page] = await harness.press(ANN, int(empty["message_id"]), add["callback_data"])
         assert "invalidates a login code that is sent in any chat" in page["text"]
         [open_page] = buttons(page)
-        assert re.fullmatch(r"http://127\.0\.0\.1:9/profiles/add#token=[\w.-]+", open_page["url"])
+        assert re.fullmatch(r"http://127\.0\.0\.1:9/profiles/add#code=[\w-]+", open_page["url"])
+        assert "The link works once" in page["text"]
 
         await link_work_phone(harness)
         await harness.users.account_send(TG_GUS["id"], TG_WORK["id"], "lunch?")

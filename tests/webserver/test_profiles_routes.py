@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.profiles.service import ProfilesConfig
+from core.profiles.service import ProfilesConfig, ProfilesService
 from fake_telegram import FakeTelegram, FakeUser, UserClient
 from mtproto.stand_in_client import StandInProfiles
 from tests.helpers.app import Client
@@ -302,3 +302,21 @@ async def test_bad_input_gets_a_clear_4xx(client: Client, method: str, path: str
     assert 400 <= response.status < 500, await response.text()
     answer = await response.json()
     assert set(answer) >= {"detail", "error_code", "timestamp"}
+
+
+async def test_page_code_is_exchanged_once_for_a_session(client: Client) -> None:
+    ann = await sign_up(client, "ann@example.org")
+    container = client.app[CONTAINER]
+    me = await (await client.get(f"{API}/users/me", headers=ann)).json()
+    async with container.unit_of_work(write=False) as uow:
+        code, seconds = await ProfilesService(uow).issue_page_code(me["id"])
+    assert seconds == 600
+    exchanged = await client.post(f"{API}/profiles/page-session", json={"code": code})
+    assert exchanged.status == 200, await exchanged.text()
+    token = (await exchanged.json())["access_token"]
+    listed = await client.get(f"{API}/profiles", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status == 200
+    again = await client.post(f"{API}/profiles/page-session", json={"code": code})
+    assert again.status == 422
+    assert (await again.json())["error_code"] == "PAGE_CODE_INVALID"
+    assert (await client.post(f"{API}/profiles/page-session", json={"code": "guess"})).status == 422

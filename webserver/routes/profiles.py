@@ -24,12 +24,13 @@ from importlib import resources
 
 from aiohttp import web
 
+from core.auth.service import AuthService
 from core.profiles import flows
 from core.profiles.port import PasswordNeeded, WrongCode
-from core.profiles.service import ProfileDTO, ProfilesConfig, ProfilesDisabled
-from webserver.api import Api, invalid, model_response, route
+from core.profiles.service import ProfileDTO, ProfilesConfig, ProfilesDisabled, ProfilesService
+from webserver.api import UOW, Api, invalid, model_response, route
 from webserver.errors import ApiError
-from webserver.http import NO_STORE
+from webserver.http import NO_STORE, client_info
 from webserver.keys import CONTAINER
 from webserver.schemas.auth import UserMeOut
 from webserver.schemas.profiles import (
@@ -40,6 +41,8 @@ from webserver.schemas.profiles import (
     DialogsOut,
     LinkedOut,
     MessageOut,
+    PageCodeIn,
+    PageSessionOut,
     PasswordIn,
     PhoneIn,
     PhoneQuery,
@@ -328,3 +331,24 @@ async def add_web_page(request: web.Request) -> web.StreamResponse:
     return web.Response(
         text=page, content_type="text/html", headers={"Content-Security-Policy": page_policy, **NO_STORE}
     )
+
+
+@route(
+    "POST",
+    f"{PREFIX}/profiles/page-session",
+    summary="Exchange the one-time code of the bot's link for an access token (the /profiles/add page)",
+    description="The code works once and expires (422 PAGE_CODE_INVALID); the answer is a new session's access "
+    "token for the person the bot issued the code to.",
+    tags=TAGS,
+    body=PageCodeIn,
+    response=PageSessionOut,
+    rate="auth",
+    errors=[403],
+    uow="write",
+)
+async def page_session(request: web.Request, body: PageCodeIn) -> web.StreamResponse:
+    uow = request[UOW]
+    owner = await ProfilesService(uow).claim_page_code(body.code)
+    tokens = await AuthService(uow).open_session(owner, method="profiles_page", client=client_info(request))
+    out = PageSessionOut(access_token=tokens.access_token, expires_in=tokens.expires_in)
+    return model_response(out, headers=NO_STORE)

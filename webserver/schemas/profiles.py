@@ -133,3 +133,13 @@ class RemovedOut(BaseModel):
 class UtilsMeOut(BaseModel):
     user: UserMeOut
     profiles: list[ProfileOut]
+
+
+class PageCodeIn(InputModel):
+    code: str = Field(min_length=1, max_length=64, description="The one-time code of the bot's link (URL fragment)")
+
+
+class PageSessionOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
