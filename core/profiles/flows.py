@@ -45,8 +45,10 @@ from core.profiles.service import (
     ProfileSession,
     ProfilesService,
     StoredPending,
+    StoreUnavailable,
     attempts_error,
 )
+from storage.kv import KeyValueUnavailable
 
 log = logging.getLogger("unibot.profiles")
 T = TypeVar("T")
@@ -79,13 +81,20 @@ async def lease(container: Container, name: str) -> AsyncIterator[None]:
     """Hold `profiles:lease:<name>` while the block runs, renewing it; ProfileBusy if another holder has it."""
     config = container.config(ProfilesConfig)
     key, token, ttl = f"profiles:lease:{name}", secrets.token_hex(8), float(config.lease_seconds)
-    if not await container.kv.set_if_absent(key, token, ttl=ttl):
+    try:
+        taken = await container.kv.set_if_absent(key, token, ttl=ttl)
+    except KeyValueUnavailable:
+        raise StoreUnavailable() from None
+    if not taken:
         raise ProfileBusy()
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(ttl / 3)
-            await container.kv.set(key, token, ttl=ttl)
+            try:
+                await container.kv.set(key, token, ttl=ttl)
+            except KeyValueUnavailable:
+                log.warning("could not renew a profile lease", extra={"lease": name})
 
     renewing = asyncio.create_task(renew(), name=f"lease-{name}")
     try:
@@ -95,8 +104,11 @@ async def lease(container: Container, name: str) -> AsyncIterator[None]:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
         # Not atomic with the read; the window is a lease that expired and was taken over meanwhile.
-        if await container.kv.get(key) == token.encode():
-            await container.kv.delete(key)
+        try:
+            if await container.kv.get(key) == token.encode():
+                await container.kv.delete(key)
+        except KeyValueUnavailable:
+            log.warning("could not release a profile lease; it expires by itself", extra={"lease": name})
 
 
 @asynccontextmanager
@@ -298,11 +310,10 @@ async def _dialogs(
     limit: int,
 ) -> DialogPage:
     async with logged("dialogs", owner_id) as fields:
-        config = container.config(ProfilesConfig)
 
         async def call(port: TelegramProfilesPort, profile: ProfileSession) -> DialogPage:
             key = f"profiles:dialogs:{profile.profile_id}:{offset}:{limit}"
-            cached = await container.kv.get(key) if config.dialogs_cache_seconds else None
+            cached = await _cached(container, key)
             if cached is not None:
                 return _page_from_json(cached)
             cursor = DialogCursor(None, 0, 0, skip=offset) if offset else None
@@ -322,7 +333,10 @@ async def send(container: Container, owner_id: int, raw_phone: str, raw_to: str 
         async def call(port: TelegramProfilesPort, profile: ProfileSession) -> SentMessage:
             now = container.clock.now().timestamp()
             window = int(now // 60)
-            count = await container.kv.incr(f"profiles:send:{profile.profile_id}:{window}", ttl=120)
+            try:
+                count = await container.kv.incr(f"profiles:send:{profile.profile_id}:{window}", ttl=120)
+            except KeyValueUnavailable:
+                raise StoreUnavailable() from None
             if count > config.send_per_minute:
                 wait = max(1, int((window + 1) * 60 - now))
                 raise TooManyRequests(
@@ -382,7 +396,7 @@ async def list_profiles(container: Container, owner_id: int) -> list[ProfileDTO]
             return profiles, totals, revoked
         config = container.config(ProfilesConfig)
         for profile in sessions:
-            cached = await container.kv.get(_unread_key(profile.profile_id)) if config.dialogs_cache_seconds else None
+            cached = await _cached(container, _unread_key(profile.profile_id))
             if cached is not None:
                 totals[profile.profile_id] = int(cached)
                 continue
@@ -416,7 +430,19 @@ def _with_total(profile: ProfileDTO, total: int | None) -> ProfileDTO:
 async def _cache(container: Container, key: str, value: str) -> None:
     seconds = container.config(ProfilesConfig).dialogs_cache_seconds
     if seconds > 0:
-        await container.kv.set(key, value, ttl=seconds)
+        try:
+            await container.kv.set(key, value, ttl=seconds)
+        except KeyValueUnavailable:
+            return  # a cache: Telegram is asked again next time
+
+
+async def _cached(container: Container, key: str) -> bytes | None:
+    if container.config(ProfilesConfig).dialogs_cache_seconds <= 0:
+        return None
+    try:
+        return await container.kv.get(key)
+    except KeyValueUnavailable:
+        return None
 
 
 def _unread_key(profile_id: int) -> str:

@@ -25,6 +25,7 @@ from core.profiles.port import (
     mask_phone,
 )
 from core.profiles.sealing import pending_context, session_context
+from storage.kv import KeyValueUnavailable
 from storage.models.profiles import TelegramProfile
 from storage.repositories.profiles import ProfileRepository
 
@@ -58,6 +59,15 @@ class ProfilesDisabled(DomainError):
 
     def __init__(self, reason: str) -> None:
         super().__init__("profiles_disabled", f"Telegram profiles are off on this server: {reason}")
+
+
+class StoreUnavailable(DomainError):
+    """The shared store is down: without it one session could be used from two places, so nothing is attempted."""
+
+    status_hint = 503
+
+    def __init__(self) -> None:
+        super().__init__("profiles_store_unavailable", "Telegram profiles are unavailable for a moment; try again")
 
 
 class ProfileNotFound(NotFound):
@@ -135,16 +145,23 @@ class ProfilesService:
         """A one-time code for the page that adds a profile (the bot's link); the store keeps only its digest."""
         code = secrets.token_urlsafe(24)
         seconds = self.config.page_code_seconds
-        await self.uow.container.kv.set(_page_key(code), str(owner_id), ttl=seconds)
+        try:
+            await self.uow.container.kv.set(_page_key(code), str(owner_id), ttl=seconds)
+        except KeyValueUnavailable:
+            raise StoreUnavailable() from None
         return code, seconds
 
     async def claim_page_code(self, code: str) -> int:
         """The owner a page code was issued to; it works once."""
         key = _page_key(code)
         kv = self.uow.container.kv
-        owner = await kv.get(key)
-        # The delete is the claim: of two requests with one code, only one deletes it.
-        if owner is None or await kv.delete(key) != 1:
+        try:
+            owner = await kv.get(key)
+            # The delete is the claim: of two requests with one code, only one deletes it.
+            claimed = owner is not None and await kv.delete(key) == 1
+        except KeyValueUnavailable:
+            raise StoreUnavailable() from None
+        if owner is None or not claimed:
             raise ValidationFailed("page_code_invalid", "This link is used or expired; ask the bot for a new one")
         return int(owner)
 

@@ -15,13 +15,14 @@ from core.container import Container
 from core.profiles import flows
 from core.profiles.jobs import purge_expired_logins
 from core.profiles.port import CodeExpired, PasswordNeeded
-from core.profiles.service import ProfilesConfig
+from core.profiles.service import ProfilesConfig, StoreUnavailable
 from fake_telegram import FakeTelegram, FakeUser, UserClient
 from mtproto.stand_in_client import StandInProfiles
-from storage.kv import KeyValueStore
+from storage.kv import KeyValueStore, RedisStore
 from storage.models import PendingProfileLogin, TelegramProfile, User
 from storage.repositories.users import UserRepository
 from tests.helpers.app import make_container
+from tests.helpers.redis_server import RedisServer
 
 TG_DORA: FakeUser = {"id": 9001, "first_name": "Dora", "username": "dora_tg"}
 DORA_PHONE = "15550101"
@@ -147,3 +148,21 @@ async def test_signing_in_again_ends_the_replaced_session(
         profile_ids.append((await flows.submit_password(container, owner, DORA_PHONE, CLOUD_PASSWORD)).id)
         assert [s.user_id for s in sessions.values()] == [TG_DORA["id"]]
     assert profile_ids[0] == profile_ids[1]
+
+
+@pytest.mark.sqlite_only
+async def test_without_the_shared_store_no_session_is_used(tmp_path: Path, own_redis: RedisServer) -> None:
+    store = RedisStore.from_url(own_redis.url, prefix="lease-test:")
+    container = await make_container(tmp_path, store, ManualClock())
+    try:
+        async with flows.lease(container, "profile:1"):
+            pass
+        own_redis.stop()
+        with pytest.raises(StoreUnavailable) as caught:
+            async with flows.lease(container, "profile:1"):
+                pytest.fail("a lease without the store")
+        assert caught.value.status_hint == 503
+    finally:
+        await container.close()
+        await container.db.dispose()
+        await store.close()
