@@ -10,7 +10,7 @@ process uses the session right now); 410 `CODE_EXPIRED` (start again); 422 `PHON
 `X-Attempts-Left`), `PASSWORD_INVALID`, `RECIPIENT_INVALID`; 403 `PASSWORD_NEEDED` (next step: POST
 /profiles/password), `PHONE_UNREGISTERED`, `PHONE_BANNED`, `PEER_WRITE_FORBIDDEN`; 429 `TELEGRAM_FLOOD_WAIT` and
 `PROFILE_SEND_LIMITED` with Retry-After; 502 `TELEGRAM_REFUSED`; 503 `PROFILES_DISABLED` (no api_id/api_hash on
-this server), `TELEGRAM_UNAVAILABLE`.
+this server), `TELEGRAM_UNAVAILABLE`, `PROFILES_STORE_UNAVAILABLE` (the key-value store holding the leases is down).
 """
 
 from __future__ import annotations
