@@ -14,7 +14,7 @@ from core.clock import ManualClock
 from core.container import Container
 from core.profiles import flows
 from core.profiles.jobs import purge_expired_logins
-from core.profiles.port import CodeExpired, PasswordNeeded
+from core.profiles.port import CodeExpired, PasswordNeeded, SessionRevoked
 from core.profiles.service import ProfilesConfig, StoreUnavailable
 from fake_telegram import FakeTelegram, FakeUser, UserClient
 from mtproto.stand_in_client import StandInProfiles
@@ -166,3 +166,28 @@ async def test_without_the_shared_store_no_session_is_used(tmp_path: Path, own_r
         await container.close()
         await container.db.dispose()
         await store.close()
+
+
+async def test_a_revoked_profile_comes_back_by_signing_in_again(
+    container: Container, stand_in: tuple[FakeTelegram, UserClient]
+) -> None:
+    fake, users = stand_in
+    bind(container, fake)
+    owner = await new_user(container)
+
+    async def sign_in() -> int:
+        await flows.start_login(container, owner, DORA_PHONE)
+        with pytest.raises(PasswordNeeded):
+            await flows.submit_code(container, owner, DORA_PHONE, await code_of(users))
+        return (await flows.submit_password(container, owner, DORA_PHONE, CLOUD_PASSWORD)).id
+
+    profile_id = await sign_in()
+    await users.revoke_sessions(TG_DORA["id"])
+    with pytest.raises(SessionRevoked):
+        await flows.unread(container, owner, DORA_PHONE)
+    [revoked] = await flows.list_profiles(container, owner)
+    assert (revoked.id, revoked.state, revoked.unread_total) == (profile_id, "revoked", None)
+    assert await sign_in() == profile_id
+    [active] = await flows.list_profiles(container, owner)
+    assert active.state == "active"
+    assert (await flows.unread(container, owner, DORA_PHONE)).total == 2  # the two login codes
