@@ -14,6 +14,7 @@ COPY core ./core
 COPY storage ./storage
 COPY webserver ./webserver
 COPY fake_telegram ./fake_telegram
+COPY mtproto ./mtproto
 COPY locales ./locales
 COPY run.py settings.toml ./
 

@@ -3,13 +3,16 @@
 python run.py                 serve (local, polling or webhook mode, from settings)
 python run.py migrate         apply database migrations
 python run.py check-config    print the effective settings, secrets masked
+python run.py rotate-profile-key   seal every stored Telegram profile secret again under the current key
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -43,6 +46,9 @@ from core.identity.service import IdentityConfig
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
 from core.login_throttle import LoginThrottle
+from core.profiles.crypto import KeyRing, KeyRingError
+from core.profiles.sealing import check_ring, reseal_all
+from core.profiles.service import ProfilesConfig
 from core.ratelimit import AUTH, GENERAL, SERVICE, USER, RateLimiter, RateLimitTier
 from core.rewards.service import RewardsConfig
 from core.settings import Mode, Settings, SettingsError, load_settings
@@ -52,6 +58,8 @@ from core.users.service import UsersConfig
 from core.version import app_version
 from core.wallet.proof import ProofConfig
 from fake_telegram import FakeTelegram
+from mtproto.stand_in_client import StandInProfiles
+from mtproto.telethon_client import TelethonProfiles, telethon_client_factory
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, MemoryStore, RedisStore
 from storage.kv.redis import create_pool
@@ -178,6 +186,54 @@ def wallet_config(settings: Settings) -> ProofConfig:
     )
 
 
+def profile_keys(settings: Settings) -> KeyRing | None:
+    """The key ring sealing profile secrets: UNIBOT_PROFILES__KEYS, or in local mode one derived from data_dir."""
+    profiles = settings.profiles
+    try:
+        if profiles.keys is not None:
+            return KeyRing.parse(profiles.keys.get_secret_value(), profiles.current_key_id or None)
+    except KeyRingError as exc:
+        raise StartupError(f"profiles.keys (UNIBOT_PROFILES__KEYS): {exc}") from None
+    if settings.mode is not Mode.LOCAL:
+        return None
+    derived = hashlib.sha256(b"unibot.profiles.local-key\x00" + local_secret(settings.app.data_dir)).digest()
+    return KeyRing.parse("local:" + base64.b64encode(derived).decode())
+
+
+def profiles_config(settings: Settings) -> ProfilesConfig:
+    """The profiles port chosen by mode: the stand-in in local mode (bound once it listens), Telethon otherwise."""
+    profiles = settings.profiles
+    keys = profile_keys(settings)
+    port: StandInProfiles | TelethonProfiles | None = None
+    reason = None
+    if settings.mode is Mode.LOCAL:
+        port = StandInProfiles(flood_sleep_threshold=profiles.flood_sleep_threshold)
+    elif profiles.api_id is None or profiles.api_hash is None:
+        reason = "UNIBOT_PROFILES__API_ID and UNIBOT_PROFILES__API_HASH are not set"
+    elif keys is None:
+        reason = "UNIBOT_PROFILES__KEYS (the key ring sealing sessions) is not set"
+    else:
+        try:
+            api_id = int(profiles.api_id.get_secret_value())
+        except ValueError:
+            raise StartupError("profiles.api_id (UNIBOT_PROFILES__API_ID) is not a number") from None
+        factory = telethon_client_factory(api_id, profiles.api_hash.get_secret_value())
+        port = TelethonProfiles(factory, flood_sleep_threshold=profiles.flood_sleep_threshold)
+    return ProfilesConfig(
+        port=port if reason is None else None,
+        keyring=keys,
+        disabled_reason=reason,
+        pending_ttl=timedelta(seconds=profiles.pending_login_seconds),
+        max_code_attempts=profiles.max_code_attempts,
+        send_per_minute=profiles.send_per_minute,
+        dialogs_cache_seconds=profiles.dialogs_cache_seconds,
+        lease_seconds=profiles.lease_seconds,
+        max_clients=profiles.max_clients,
+        unread_max_dialogs=profiles.unread_max_dialogs,
+        unread_per_dialog=profiles.unread_per_dialog,
+    )
+
+
 def feature_configs(settings: Settings) -> list[object]:
     """Each feature's configuration; a feature adds its own here."""
     auth = settings.auth
@@ -191,6 +247,7 @@ def feature_configs(settings: Settings) -> list[object]:
         identity_config(settings),
         rewards_config(settings),
         wallet_config(settings),
+        profiles_config(settings),
     ]
 
 
@@ -279,6 +336,7 @@ class Runtime:
         self.container = container
         # Revocations live in the database; a store that starts empty must learn them before serving.
         await auth_jobs.warm_denylist(container, force=True)
+        await self._check_profile_keys(container)
 
         api_base = settings.bot.api_base_url
         self._api_base = api_base
@@ -287,6 +345,9 @@ class Runtime:
             await self.fake_telegram.start()
             api_base = self.fake_telegram.base_url
             self._api_base = api_base
+            port = container.config(ProfilesConfig).port
+            if isinstance(port, StandInProfiles):
+                port.bind(api_base)
         token = settings.bot_token
         self.bot = create_bot(token, api_base)
         i18n = create_i18n(settings.i18n.path, default_locale=settings.i18n.default, domain=settings.i18n.domain)
@@ -357,6 +418,17 @@ class Runtime:
                 name="polling",
             )
         log.info("started", extra={"mode": self.mode.value, "web": self.web_url})
+
+    async def _check_profile_keys(self, container: Container) -> None:
+        ring = container.config(ProfilesConfig).keyring
+        if ring is None:
+            return
+        problem = await check_ring(container.db, ring)
+        if problem is not None:
+            raise StartupError(
+                f"the profile key ring does not open the stored Telegram sessions ({problem}); set "
+                "UNIBOT_PROFILES__KEYS to the keys they were sealed with (add new keys, do not replace old ones)"
+            )
 
     async def _bot_api(self, method: str, call: Callable[[], Awaitable[T]]) -> T:
         """A start-up call to the Bot API, retried with back-off while it is unreachable; then one clear line."""
@@ -501,6 +573,25 @@ async def serve(settings: Settings, *, extra_routers: Sequence[Router] = ()) -> 
     return exit_code
 
 
+async def rotate_profile_key(settings: Settings) -> int:
+    """Seal every stored profile secret under the current key; safe to repeat and to run beside the app."""
+    ring = profile_keys(settings)
+    if ring is None:
+        print("rotate-profile-key: UNIBOT_PROFILES__KEYS is not set", file=sys.stderr)
+        return 2
+    db = create_database(settings)
+    try:
+        report = await reseal_all(db, ring)
+    finally:
+        await db.dispose()
+    print(
+        f"rotate-profile-key: {report.resealed} resealed under key {ring.current_id!r}, {report.raced} changed "
+        f"meanwhile, {report.unreadable} unreadable",
+        flush=True,
+    )
+    return 1 if report.unreadable else 0
+
+
 async def migrate(settings: Settings) -> None:
     db = create_database(settings)
     try:
@@ -512,7 +603,9 @@ async def migrate(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="Unibot: the Telegram bot and its web server.")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "check-config"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "check-config", "rotate-profile-key"]
+    )
     parser.add_argument("--config", default=os.environ.get("UNIBOT_CONFIG", "settings.toml"), type=Path)
     parser.add_argument("--env-file", default=".env", type=Path)
     args = parser.parse_args(argv)
@@ -529,6 +622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(migrate(settings))
         return 0
+    if args.command == "rotate-profile-key":
+        try:
+            return asyncio.run(rotate_profile_key(settings))
+        except StartupError as exc:
+            print(f"Configuration error: {exc}", file=sys.stderr)
+            return 2
     return asyncio.run(serve(settings))
 
 

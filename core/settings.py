@@ -279,6 +279,24 @@ class LocalSettings(_Section):
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
 
 
+class ProfilesSettings(_Section):
+    # Secrets: Telegram's api_id and api_hash (my.telegram.org) only from UNIBOT_PROFILES__API_ID / __API_HASH.
+    api_id: SecretStr | None = None
+    api_hash: SecretStr | None = None
+    # Secret: the key ring sealing sessions, "kid1:base64key,kid2:base64key", from UNIBOT_PROFILES__KEYS.
+    keys: SecretStr | None = None
+    current_key_id: str = ""
+    flood_sleep_threshold: int = Field(default=10, ge=0, le=300)
+    pending_login_seconds: int = Field(default=300, ge=60, le=3600)
+    max_code_attempts: int = Field(default=5, ge=1, le=20)
+    send_per_minute: int = Field(default=20, ge=1, le=1000)
+    dialogs_cache_seconds: int = Field(default=30, ge=0, le=3600)
+    lease_seconds: int = Field(default=60, ge=5, le=3600)
+    max_clients: int = Field(default=8, ge=1, le=1000)
+    unread_max_dialogs: int = Field(default=50, ge=1, le=500)
+    unread_per_dialog: int = Field(default=20, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -303,6 +321,7 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     rewards: RewardsSettings = RewardsSettings()
     wallet: WalletSettings = WalletSettings()
+    profiles: ProfilesSettings = ProfilesSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -152,3 +152,36 @@ class UserClient:
         body = await self._request("GET", f"{self.base_url}/user-api/bots")
         result: list[dict[str, Any]] = body["bots"]
         return result
+
+    # --- accounts: the stand-in's users as Telegram accounts ---------------------------------------------------
+
+    async def add_account(
+        self, user: FakeUser | Mapping[str, Any], phone: str, *, password: str | None = None, hint: str | None = None
+    ) -> dict[str, Any]:
+        """Make a stand-in user a Telegram account with a phone number (and a cloud password)."""
+        payload: dict[str, Any] = {"user": dict(user), "phone": phone}
+        if password is not None:
+            payload["password"] = password
+        if hint is not None:
+            payload["hint"] = hint
+        return await self._request("POST", f"{self.base_url}/user-api/accounts", json=payload)
+
+    async def account_messages(self, user_id: int, peer_id: int) -> list[dict[str, Any]]:
+        """The chat between two accounts (777000 is Telegram's service account, which sends login codes)."""
+        body = await self._request("GET", f"{self.base_url}/user-api/accounts/{user_id}/chats/{peer_id}/messages")
+        result: list[dict[str, Any]] = body["messages"]
+        return result
+
+    async def account_send(self, user_id: int, peer_id: int, text: str) -> dict[str, Any]:
+        """Account `user_id` writes to account `peer_id`."""
+        url = f"{self.base_url}/user-api/accounts/{user_id}/chats/{peer_id}/messages"
+        return await self._request("POST", url, json={"text": text})
+
+    async def revoke_sessions(self, user_id: int) -> int:
+        """End every session of the account, as "terminate all sessions" does."""
+        body = await self._request("POST", f"{self.base_url}/user-api/accounts/{user_id}/revoke")
+        return int(body["revoked"])
+
+    async def flood_next_call(self, user_id: int, seconds: int) -> None:
+        """The account's next client call gets FLOOD_WAIT_<seconds>."""
+        await self._request("POST", f"{self.base_url}/user-api/accounts/{user_id}/flood", json={"seconds": seconds})

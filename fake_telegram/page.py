@@ -147,6 +147,8 @@ CHAT_PAGE_HTML = """<!doctype html>
         <button type="submit">Use this user</button>
         <button type="button" class="secondary" id="resetUser">Sample user</button>
       </form>
+      <p class="hint"><a href="accounts" target="_blank">Telegram accounts</a>: users as Telegram accounts, their
+        login codes from 777000 and their chats with each other.</p>
     </section>
   </aside>
   <section id="chat">

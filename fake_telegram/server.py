@@ -10,6 +10,7 @@ from types import TracebackType
 from aiohttp import ClientSession, web
 from aiohttp.typedefs import Handler
 
+from .account_api import add_account_routes
 from .bot_api import handle_bot_api, telegram_error
 from .delivery import deliver_updates
 from .page import CHAT_PAGE_HTML
@@ -92,6 +93,7 @@ def create_fake_telegram_app(state: FakeTelegramState | None = None) -> web.Appl
     app.router.add_get(bot_route, handle_bot_api, allow_head=False)
     app.router.add_post(bot_route, handle_bot_api)
     add_user_api_routes(app)
+    add_account_routes(app)
     return app
 
 

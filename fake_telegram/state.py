@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from .accounts import Accounts
+
 JsonDict = dict[str, Any]
 
 log = logging.getLogger(__name__)
@@ -331,6 +333,8 @@ class FakeTelegramState:
         delivery_timeout: float = 30.0,
     ) -> None:
         self.bots: dict[int, BotState] = {}
+        # Telegram's user side: accounts, their sessions and their chats with each other.
+        self.accounts = Accounts()
         self.closing = False
         self.retry_initial = retry_initial
         self.retry_max = retry_max

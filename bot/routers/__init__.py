@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, fallback, identity, rewards, users, wallet
+from bot.routers import common, fallback, identity, profiles, rewards, users, wallet
 
 
 def feature_routers() -> list[Router]:
@@ -14,6 +14,7 @@ def feature_routers() -> list[Router]:
         identity.create_router(),
         rewards.create_router(),
         wallet.create_router(),
+        profiles.create_router(),
     ]
 
 

@@ -77,3 +77,19 @@ async def reseal_all(database: Database, ring: KeyRing, *, batch: int = 200) -> 
                     else:
                         raced += 1
     return ResealReport(resealed=resealed, raced=raced, unreadable=unreadable)
+
+
+async def check_ring(database: Database, ring: KeyRing) -> str | None:
+    """None when the ring opens a stored secret of each table (or none is stored); else what failed, for a clear
+    start-up error: a wrong key must stop the app, not surface later as 500s."""
+    for table in ("telegram_profiles", "pending_profile_logins"):
+        async with database.unit_of_work(write=False) as session:
+            repo = ProfileRepository(session)
+            read = repo.sealed_profiles if table == "telegram_profiles" else repo.sealed_pending
+            rows = await read(after_id=0, batch=1)
+        for row in rows:
+            try:
+                ring.open(row.sealed, row_context(row))
+            except SecretUnreadable as exc:
+                return f"{table} row {row.id}: {exc.message}"
+    return None

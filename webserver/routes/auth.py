@@ -52,6 +52,7 @@ def create_api() -> Api:
     "POST",
     f"{PREFIX}/auth/register",
     summary="Register with email and password, or register a Telegram user (signed)",
+    aliases=["/auth/register"],
     tags=TAGS,
     body=RegisterAnyIn,
     response=RegisterAnyOut,
@@ -131,6 +132,7 @@ async def signup(request: web.Request, body: SignupIn) -> web.StreamResponse:
     "POST",
     f"{PREFIX}/auth/login",
     summary="Sign in",
+    aliases=["/auth/login"],
     tags=TAGS,
     body=LoginIn,
     form=True,
@@ -158,7 +160,7 @@ async def login(request: web.Request, body: LoginIn) -> web.StreamResponse:
     rate="auth",
     errors=[401],
     uow="write",
-    aliases=[f"{PREFIX}/auth/refresh-token"],
+    aliases=[f"{PREFIX}/auth/refresh-token", "/refresh"],
     description="Every refresh returns a new refresh token; reusing an old one ends the session, except within "
     "a short grace window where the same successor is returned.",
 )
@@ -171,6 +173,7 @@ async def refresh(request: web.Request, body: RefreshIn) -> web.StreamResponse:
     "POST",
     f"{PREFIX}/auth/logout",
     summary="Sign out this session",
+    aliases=["/logout"],
     tags=TAGS,
     auth=True,
     response=LogoutOut,

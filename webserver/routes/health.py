@@ -12,6 +12,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from core.container import Container
+from core.profiles.service import ProfilesConfig
 from webserver.api import Api, model_response, route
 from webserver.keys import CONFIG, CONTAINER
 
@@ -28,6 +30,8 @@ class HealthResponse(BaseModel):
     checks: dict[str, Literal["ok", "failed"]]
     detail: str | None = None
     error_code: str | None = None
+    # Optional features: "on", or "off: <why>" (e.g. Telegram profiles without api_id/api_hash).
+    features: dict[str, str] = {}
 
 
 def create_api() -> Api:
@@ -61,8 +65,15 @@ async def health(request: web.Request) -> web.StreamResponse:
         checks=checks,
         detail=f"Unavailable: {', '.join(failed)}" if failed else None,
         error_code="SERVICE_UNAVAILABLE" if failed else None,
+        features=_features(container),
     )
     return model_response(body, status=503 if failed else 200)
+
+
+def _features(container: Container) -> dict[str, str]:
+    profiles = container.config(ProfilesConfig)
+    off = profiles.port is None or profiles.keyring is None
+    return {"profiles": f"off: {profiles.disabled_reason or 'not configured'}" if off else "on"}
 
 
 async def _check(name: str, probe: Awaitable[None]) -> Literal["ok", "failed"]:
