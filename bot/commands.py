@@ -21,6 +21,10 @@ def command_list() -> list[tuple[str, str]]:
         ("link", _("Link an email account")),
         ("profile", _("Your account, sign-in methods and invitations")),
         ("language", _("Change the language")),
+        ("claim", _("Claim today's reward")),
+        ("balance", _("Your points and their history")),
+        ("wallet", _("Your EVM addresses")),
+        ("profiles", _("Your linked Telegram accounts")),
     ]
 
 
