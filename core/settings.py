@@ -462,7 +462,7 @@ def load_settings(
                 raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
             _refuse_secrets_in_file(data, path)
     if overrides:
-        data = _deep_merge(data, dict(overrides))
+        data = deep_merge(data, dict(overrides))
     env_path = Path(env_file) if env_file is not None else None
     if env_path is not None and not env_path.exists():
         env_path = None
@@ -523,11 +523,11 @@ def _refuse_secrets_in_file(data: Mapping[str, Any], path: Path) -> None:
             raise SettingsError(f"{section}.{key}: secrets are not read from {path}; set {env_name} instead")
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

@@ -6,19 +6,12 @@ from typing import Any
 
 import pytest
 
-from core.settings import Settings, load_settings
+from core.settings import Settings, deep_merge, load_settings
 from fake_telegram import FakeTelegram
 from run import Runtime
 from tests.helpers.catalogs import LOCALES
 
 StartRuntime = Callable[..., Awaitable[Runtime]]
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and key in merged else value
-    return merged
 
 
 def e2e_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
@@ -30,7 +23,7 @@ def e2e_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
         "i18n": {"path": str(LOCALES)},
         "logging": {"level": "WARNING"},
     }
-    return load_settings(None, env_file=None, overrides=_merge(base, sections))
+    return load_settings(None, env_file=None, overrides=deep_merge(base, sections))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.clock import Clock
 from core.container import Container
-from core.settings import Settings, load_settings
+from core.settings import Settings, deep_merge, load_settings
 from run import build_container, web_config
 from storage.db import Database, DatabaseConfig
 from storage.kv import KeyValueStore, RedisStore
@@ -28,20 +28,13 @@ from webserver.app import create_app
 FAST_ARGON2 = {"argon2_memory_kib": 19456, "argon2_time_cost": 2, "argon2_parallelism": 1}
 
 
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and key in merged else value
-    return merged
-
-
 def test_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
     base: dict[str, Any] = {
         "app": {"mode": "local", "data_dir": str(data_dir)},
         "auth": dict(FAST_ARGON2),
         "logging": {"level": "WARNING"},
     }
-    return load_settings(None, env_file=None, overrides=merge(base, sections))
+    return load_settings(None, env_file=None, overrides=deep_merge(base, sections))
 
 
 async def database_url(tmp_path: Path) -> str:
