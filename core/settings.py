@@ -235,6 +235,34 @@ class SigningSettings(_Section):
         return self
 
 
+class AccessSettings(_Section):
+    # Features (route and handler flags) and the level each needs; "admin" always needs staff.
+    beta_features: tuple[str, ...] = ("wallet", "profile", "whoami")
+    alpha_features: tuple[str, ...] = ("experimental",)
+    staff_features: tuple[str, ...] = ("admin_users",)
+    full_permissions_features: tuple[str, ...] = ("register_users",)
+    # Made admins (staff with full API permissions) at start-up, audited; Telegram ids and/or email addresses.
+    initial_admin_telegram_ids: tuple[int, ...] = ()
+    initial_admin_emails: tuple[str, ...] = ()
+    # Messages one user may send the bot per ratelimit.window_seconds; more get one polite notice.
+    bot_message_limit: int = Field(default=30, ge=1)
+    # Refused messages within one window after which the sender is flagged as a suspected bot; 0: never.
+    bot_suspect_after: int = Field(default=20, ge=0)
+    # Largest page size of the admin lists.
+    max_page_size: int = Field(default=100, ge=10, le=1000)
+
+    @model_validator(mode="after")
+    def _one_level_per_feature(self) -> AccessSettings:
+        lists = (self.beta_features, self.alpha_features, self.staff_features, self.full_permissions_features)
+        names = [name for names in lists for name in names]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"features listed under two levels: {repeated}")
+        if "admin" in names:
+            raise ValueError("'admin' always needs the staff level; do not list it")
+        return self
+
+
 class LocalSettings(_Section):
     stand_in_host: str = "127.0.0.1"
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
@@ -262,6 +290,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     telegram_auth: TelegramAuthSettings = TelegramAuthSettings()
     signing: SigningSettings = SigningSettings()
+    access: AccessSettings = AccessSettings()
 
     @classmethod
     def settings_customise_sources(
