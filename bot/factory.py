@@ -14,7 +14,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 
-from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.access import AccessMiddleware, FloodMiddleware, LevelMiddleware
 from bot.middlewares.database import UnitOfWorkMiddleware
 from bot.middlewares.dedup import UpdateDedupMiddleware
 from bot.middlewares.errors import ErrorsMiddleware
@@ -71,10 +71,14 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(UserMiddleware(container))
     dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
     dispatcher.update.outer_middleware(AccessMiddleware())
-    # The handler's own unit of work, read-only unless the chosen handler is flagged as writing.
+    dispatcher.update.outer_middleware(FloodMiddleware(container))
+    # The level a handler's `access` flag names, then the handler's own unit of work, read-only unless the chosen
+    # handler is flagged as writing.
+    levels = LevelMiddleware(container)
     units = UnitOfWorkMiddleware(container)
     for name, observer in dispatcher.observers.items():
         if name not in ("update", "error"):
+            observer.middleware(levels)
             observer.middleware(units)
 
     dispatcher.include_routers(*feature_routers(), *extra_routers, fallback_router())
