@@ -3,14 +3,23 @@ Redis: the guard, escalation attempts, revocation on every replica, filters and 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from pytest_aiohttp import AiohttpClient
 from sqlalchemy import update
 
 from core.access import jobs as access_jobs
+from core.auth import jobs as auth_jobs
+from core.clock import ManualClock
+from storage.kv import KeyValueStore
 from storage.models import User
-from tests.helpers.app import Client
+from tests.helpers.app import Client, create_test_app, make_container
+from tests.helpers.app import test_settings as build_settings
 from tests.webserver.conftest import MakeClient
+from webserver.api import Api, route
 from webserver.keys import CONTAINER
 
 API = "/api/v1"
@@ -224,3 +233,45 @@ async def test_openapi_documents_the_admin_statuses(make_client: MakeClient) -> 
     operation = spec["paths"]["/api/v1/auth/admin/users/{user_id}"]["patch"]
     assert {"401", "403", "404", "422"} <= set(operation["responses"])
     assert operation["x-access-feature"] == "admin"
+
+
+@route("GET", "/test/wallet", summary="A beta feature, for this test", auth=True, access="wallet")
+async def wallet_probe(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"ok": True})
+
+
+async def test_route_flag_applies_the_features_level_on_every_replica(
+    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str, aiohttp_client: AiohttpClient
+) -> None:
+    settings = build_settings(tmp_path, ratelimit=LIMITS, access={"initial_admin_emails": [OWNER]})
+    replicas: list[Client] = []
+    for _ in range(2):
+        container = await make_container(tmp_path, kv, clock, settings, url=database_url)
+        await auth_jobs.warm_denylist(container, force=True)
+        app = create_test_app(container, settings)
+        Api.collect(sys.modules[__name__]).register(app)
+        replicas.append(await aiohttp_client(app))
+    first, second = replicas
+    try:
+        await register(first, OWNER)
+        await access_jobs.apply_initial_admins(first.app[CONTAINER])
+        owner = await login(first, OWNER)
+        ann_id, ann = await register(first, "ann@example.org")
+        for client in replicas:
+            refused = await client.get("/test/wallet", headers=bearer(ann))
+            assert refused.status == 403
+            body = await refused.json()
+            assert body["detail"] == "User does not have access to BETA"
+            assert body["error_code"] == "ACCESS_BETA"
+        # Even a malformed admin query from a user is refused for the level first, before anything is parsed.
+        assert (await second.get(f"{ADMIN}/users", params={"page_size": 0}, headers=bearer(ann))).status == 403
+        assert (await patch(first, owner, ann_id, has_beta_access=True)).status == 200
+        for client in replicas:
+            assert (await client.get("/test/wallet", headers=bearer(ann))).status == 200
+        assert (await patch(second, owner, ann_id, has_beta_access=False)).status == 200
+        for client in replicas:
+            assert (await client.get("/test/wallet", headers=bearer(ann))).status == 401
+    finally:
+        for client in replicas:
+            await client.app[CONTAINER].close()
+            await client.app[CONTAINER].db.dispose()
