@@ -14,7 +14,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 
-from bot.middlewares.access import AccessMiddleware, FloodMiddleware, LevelMiddleware
+from bot.middlewares.access import AccessMiddleware, FloodMiddleware, LevelMiddleware, handler_features
 from bot.middlewares.database import UnitOfWorkMiddleware
 from bot.middlewares.dedup import UpdateDedupMiddleware
 from bot.middlewares.errors import ErrorsMiddleware
@@ -22,6 +22,7 @@ from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.inflight import InFlightTracker
 from bot.middlewares.user import UserMiddleware
 from bot.routers import fallback_router, feature_routers
+from core.access.policy import AccessConfig, check_features
 from core.container import Container
 
 
@@ -82,4 +83,5 @@ def create_dispatcher(
             observer.middleware(units)
 
     dispatcher.include_routers(*feature_routers(), *extra_routers, fallback_router())
+    check_features(handler_features(dispatcher), container.config(AccessConfig))
     return BotRuntime(dispatcher=dispatcher, inflight=inflight)

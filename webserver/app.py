@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from core.access.policy import AccessConfig, check_features
 from core.container import Container
 from webserver.api import Api
 from webserver.client_ip import parse_trusted
@@ -42,6 +43,7 @@ def create_app(
     app[TRUSTED_PROXIES] = parse_trusted(config.trusted_proxies)
 
     api = create_api(config.version)
+    check_features((op.access for op in api.operations if op.access), container.config(AccessConfig))
     api.register(app)
     register_docs(app, api)
     if extra_setup is not None:

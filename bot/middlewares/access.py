@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types import User as TgUser
@@ -61,6 +61,18 @@ class AccessMiddleware(BaseMiddleware):
         if isinstance(event, Update):
             await _tell(event, data.get("bot"), refusal_text(refused))
         return None
+
+
+def handler_features(router: Router) -> set[str]:
+    """The features the `access` flags of every handler below `router` name."""
+    found: set[str] = set()
+    for name, observer in router.observers.items():
+        if name in ("update", "error"):
+            continue
+        found |= {str(h.flags[ACCESS]) for h in observer.handlers if h.flags.get(ACCESS) is not None}
+    for sub in router.sub_routers:
+        found |= handler_features(sub)
+    return found
 
 
 class LevelMiddleware(BaseMiddleware):

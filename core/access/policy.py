@@ -7,7 +7,7 @@ asks whether it holds the level the feature needs, by the `AccessConfig` the com
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from core.access.levels import DEFAULT_FEATURES, AccessLevel, AccessPolicy, check_access
@@ -68,3 +68,11 @@ def missing_level(refused: Forbidden) -> AccessLevel | None:
         if refused.code == f"access_{level.value}":
             return level
     return None
+
+
+def check_features(features: Iterable[str], config: AccessConfig) -> None:
+    """At start-up: every feature a route or a handler names must have a level in the configuration, so a
+    missing entry stops the start with its name instead of failing (closed) on the first request."""
+    unknown = sorted({feature for feature in features if feature not in config.policy.features})
+    if unknown:
+        raise ValueError(f"features {unknown} are used by routes or handlers but have no level in [access] settings")

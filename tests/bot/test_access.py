@@ -9,21 +9,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Chat, Message, Update
 from aiogram.types import User as TgUser
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
+from bot.factory import create_dispatcher, create_i18n
 from bot.keyboards.access import AdminSet
 from core.access import jobs as access_jobs
 from core.auth.service import AuthService, ClientInfo
 from core.clock import ManualClock
 from fake_telegram import FakeUser
-from storage.kv import KeyValueStore
+from storage.kv import KeyValueStore, MemoryStore
 from storage.models import AuditEntry, User
 from tests.helpers.app import create_test_app, make_container
 from tests.helpers.app import test_settings as build_settings
 from tests.helpers.bot import BotHarness, bot_harness
+from tests.helpers.catalogs import LOCALES
 
 ADMIN: FakeUser = {"id": 7_200_000_001, "first_name": "Ada", "username": "ada_admin", "language_code": "en"}
 ANN: FakeUser = {"id": 7_200_000_002, "first_name": "Ann", "username": "ann_tg", "language_code": "en"}
@@ -240,3 +244,15 @@ async def test_telegram_bots_are_flagged_and_never_served(
         entries = [e for e in await audit(harness) if e.target_id == flagged.id]
         assert [(e.action, e.request_id) for e in entries] == [("bot_suspect.telegram_is_bot", "900001")]
         assert await harness.users.messages(sender.id) == []
+
+
+async def test_a_handler_feature_without_a_level_stops_the_start(tmp_path: Path, database_url: str) -> None:
+    settings = build_settings(tmp_path, access={"beta_features": ["wallet"]})
+    container = await make_container(tmp_path, MemoryStore(), ManualClock(), settings, url=database_url)
+    try:
+        i18n = create_i18n(LOCALES, default_locale="en", domain="messages")
+        with pytest.raises(ValueError, match="whoami"):
+            create_dispatcher(container=container, i18n=i18n, fsm_storage=MemoryStorage(), bot_id=1, processing_ttl=1)
+    finally:
+        await container.close()
+        await container.db.dispose()
