@@ -143,6 +143,10 @@ class FloodMiddleware(BaseMiddleware):
 
     async def _flag_telegram_bot(self, tg_user: TgUser, update_id: str | None) -> None:
         # Telegram says the sender is a bot: it is never served, and its account is flagged once.
+        async with self._container.unit_of_work(write=False) as uow:
+            known = await UserService(uow).find_telegram_user(tg_user.id)
+        if known is not None and known.is_bot_suspected:
+            return
         async with self._container.unit_of_work(write=True) as uow:
             user, _created = await UserService(uow).ensure_telegram_user(profile_of(tg_user))
             if not user.is_bot_suspected:

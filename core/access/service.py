@@ -40,6 +40,7 @@ LEVEL_FLAGS = ("full_permissions_api", "is_staff", "has_beta_access", "has_alpha
 STATE_FLAGS = ("is_active", "is_bot_suspected")
 # Granting or revoking these needs full API permissions.
 PRIVILEGED_FLAGS = frozenset({"full_permissions_api", "is_staff"})
+INITIAL_ADMIN = "admin.initial"
 LEVEL_NAMES = {"full_permissions_api", "staff", "beta", "alpha"}
 
 
@@ -326,7 +327,8 @@ class AccessService:
         return UserDTO.from_model(target)
 
     async def apply_initial_admins(self) -> list[int]:
-        """Make the users the settings name admins (staff with full API permissions); audited (face "system").
+        """Make the users the settings name admins (staff with full API permissions), once each; audited (face
+        "system").
 
         A Telegram id with no user yet gets one (its names arrive with the person's first update), so a fresh
         install has its admin; an email address nobody registered yet is skipped until someone does."""
@@ -341,13 +343,14 @@ class AccessService:
         rows += await self._repo.users_by_email_keys([email_key(email) for email in config.initial_admin_emails])
         made: list[int] = []
         for user in {row.id: row for row in rows}.values():
-            if user.is_staff and user.full_permissions_api:
+            # Once only: an owner who later demotes an initial admin is not overruled by the next run.
+            if (user.is_staff and user.full_permissions_api) or await self._repo.has_entry(INITIAL_ADMIN, user.id):
                 continue
             await self._apply(
                 Actor(None, "system"),
                 user,
                 {"is_staff": True, "full_permissions_api": True},
-                action="admin.initial",
+                action=INITIAL_ADMIN,
             )
             made.append(user.id)
         return made

@@ -157,6 +157,10 @@ class AccessRepository:
         self.session.add(entry)
         await self.session.flush()
 
+    async def has_entry(self, action: str, target_id: int) -> bool:
+        query = select(AuditEntry.id).where(AuditEntry.target_id == target_id, AuditEntry.action == action).limit(1)
+        return (await self.session.execute(query)).first() is not None
+
     async def entries(
         self, *, actor_id: int | None, target_id: int | None, offset: int, limit: int
     ) -> Sequence[AuditEntry]:

@@ -88,6 +88,14 @@ async def test_admin_from_settings_finds_a_user_and_grants_beta(
         [card] = await harness.send(ADMIN, "/user @ann_tg")
         assert "User #" in card["text"]
         assert "Levels: —" in card["text"]
+        # The bot restarts (a new dispatcher, nothing kept in memory) before the admin presses the card's button.
+        harness.dispatcher = create_dispatcher(
+            container=harness.container,
+            i18n=create_i18n(LOCALES, default_locale="en", domain="messages"),
+            fsm_storage=MemoryStorage(),
+            bot_id=harness.bot.id,
+            processing_ttl=60,
+        ).dispatcher
         await harness.press(ADMIN, card["message_id"], buttons(card)["Grant BETA"])
         assert await last_answer(harness) == "Saved."
         edited = await message_by_id(harness, ADMIN["id"], card["message_id"])

@@ -115,6 +115,16 @@ async def test_initial_admins_are_made_once_and_a_missing_telegram_user_is_creat
         [later] = await AccessService(uow).apply_initial_admins()
         assert (await UserService(uow).get(later)).is_staff
     assert await audit_count(container) == 2
+    # Demoted later by another owner: the next run does not overrule that.
+    other = await make_owner(container)
+    async with container.unit_of_work(write=True) as uow:
+        await AccessService(uow).update_user(
+            Actor(other.id, "rest"), later, UserChanges(is_staff=False, full_permissions_api=False)
+        )
+    name_initial_admins(container, 3003, emails=("later@example.org",))
+    async with container.unit_of_work(write=True) as uow:
+        assert await AccessService(uow).apply_initial_admins() == []
+        assert not (await UserService(uow).get(later)).is_staff
 
 
 async def test_a_change_and_its_audit_entry_commit_or_roll_back_together(container: Container) -> None:
