@@ -147,8 +147,10 @@ class AccessService:
 
     # --- checks -----------------------------------------------------------------------------------------------
 
-    async def _load(self, user_id: int) -> User:
-        user = await self._users.get(user_id)
+    async def _load(self, user_id: int, *, lock: bool = False) -> User:
+        # `lock`: the row is read FOR UPDATE (PostgreSQL; SQLite's writers are serialized anyway), so two admins
+        # changing one user at once apply one after the other: the audit's "before" and the revision stay true.
+        user = await self._session.get(User, user_id, with_for_update=lock) if lock else await self._users.get(user_id)
         if user is None:
             raise NotFound("user_not_found", "User not found")
         return user
@@ -299,7 +301,7 @@ class AccessService:
         given = changes.given()
         if not given:
             raise ValidationFailed("no_changes", "Nothing to change")
-        target = await self._load(user_id)
+        target = await self._load(user_id, lock=True)
         if admin is not None:
             if admin.id == target.id:
                 raise Forbidden("own_access", "Admins cannot change their own access")
@@ -357,7 +359,7 @@ class AccessService:
 
     async def flag_bot_suspected(self, user_id: int, *, reason: str, request_id: str | None = None) -> bool:
         """Set by the system (Telegram's is_bot, repeated rate-limit violations); True when newly set."""
-        user = await self._load(user_id)
+        user = await self._load(user_id, lock=True)
         if user.is_bot_suspected:
             return False
         user.is_bot_suspected = True

@@ -3,6 +3,7 @@ Redis: the guard, escalation attempts, revocation on every replica, filters and 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,23 @@ async def test_route_flag_applies_the_features_level_on_every_replica(
         for client in replicas:
             await client.app[CONTAINER].close()
             await client.app[CONTAINER].db.dispose()
+
+
+async def test_concurrent_changes_to_one_user_apply_one_after_the_other(make_client: MakeClient) -> None:
+    client, _, owner = await admin_client(make_client)
+    target, _ = await register(client, "ann@example.org")
+    async with client.app[CONTAINER].unit_of_work(write=False) as uow:
+        revision = (await uow.session.get_one(User, target)).revision
+    flags = ["has_beta_access", "has_alpha_access", "is_bot_suspected"]
+    responses = await asyncio.gather(*(patch(client, owner, target, **{flag: True}) for flag in flags * 3))
+    assert [response.status for response in responses] == [200] * 9
+    async with client.app[CONTAINER].unit_of_work(write=False) as uow:
+        row = await uow.session.get_one(User, target)
+        assert all(getattr(row, flag) for flag in flags)
+        # One revision per effective change: no two changes published the same revision.
+        assert row.revision == revision + 3
+    entries = (await (await client.get(f"{ADMIN}/audit", params={"target_id": target}, headers=bearer(owner))).json())[
+        "entries"
+    ]
+    assert sorted(next(iter(entry["after"])) for entry in entries) == sorted(flags)
+    assert all(next(iter(entry["before"].values())) is False for entry in entries)
