@@ -30,6 +30,7 @@ from core.users.service import UserService
 from storage.models.access import AuditEntry
 from storage.models.user import User
 from storage.repositories.access import SORTS, AccessRepository, UserSearch
+from storage.repositories.auth import AuthRepository
 from storage.repositories.users import UserRepository
 
 log = logging.getLogger(__name__)
@@ -376,7 +377,12 @@ class AccessService:
     async def issue_token(self, user_id: int, *, reason: str) -> IssuedToken:
         """A short-lived access token for support and development (the command line); audited (face "cli")."""
         user = await self._load(user_id)
-        pair = await AuthService(self._uow).open_session(user.id, method="cli", client=ClientInfo(user_agent="run.py"))
+        auth = AuthService(self._uow)
+        pair = await auth.open_session(user.id, method="cli", client=ClientInfo(user_agent="run.py"))
+        # The session ends with its one access token; its refresh token is never shown, so nothing outlives it.
+        session = await AuthRepository(self._session).get_session(pair.session_id)
+        if session is not None:
+            session.expires_at = self._clock.now() + auth.config.access_ttl
         await self._audit(
             Actor(None, "cli"), "token.issue", user.id, None, {"session_id": pair.session_id, "reason": reason}
         )

@@ -123,6 +123,7 @@ async def patch_user(request: web.Request, body: UserPatchIn) -> web.StreamRespo
     "GET",
     f"{PREFIX}/new-users",
     summary="Users who joined in the last N hours, with their referrer's Telegram id",
+    description="Newest first; at most ten times access.max_page_size rows (1,000 by default).",
     tags=TAGS,
     auth=True,
     access=ADMIN,

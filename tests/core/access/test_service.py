@@ -194,3 +194,22 @@ async def test_inputs_out_of_range_are_refused_clearly(container: Container) -> 
             await service.find_user(actor, "nobody@example.org")
         with pytest.raises(NotFound):
             await service.find_user(actor, "99999999999999999999999")
+
+
+async def test_issued_token_works_and_its_session_ends_with_it(container: Container) -> None:
+    target = await telegram_user(container, 8008)
+    async with container.unit_of_work(write=True) as uow:
+        issued = await AccessService(uow).issue_token(target.id, reason="support")
+    authenticated = await container.guard.authenticate(issued.access_token)
+    assert authenticated.user.id == target.id
+    assert issued.expires_in == 900
+    async with container.unit_of_work(write=False) as uow:
+        [session] = await AuthService(uow).list_sessions(user_id=target.id, current_session=None)
+        [entry] = (await uow.session.execute(select(AuditEntry))).scalars().all()
+    assert session.method == "cli"
+    assert (session.expires_at - session.created_at).total_seconds() == 900
+    assert (entry.face, entry.action, entry.target_id, entry.actor_id) == ("cli", "token.issue", target.id, None)
+    assert issued.access_token not in str(entry.after)
+    async with container.unit_of_work(write=True) as uow:
+        with pytest.raises(NotFound):
+            await AccessService(uow).issue_token(target.id + 1000, reason="")
