@@ -564,8 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(migrate(settings))
         return 0
     if args.command == "issue-token":
-        if args.user is None:
-            parser.error("issue-token needs --user ID")
+        if args.user is None or not 1 <= args.user < 2**31:
+            parser.error("issue-token needs --user ID, a user's id (a positive number)")
         return asyncio.run(
             issue_token(settings, user_id=args.user, outside_local=args.allow_outside_local, reason=args.reason[:200])
         )
