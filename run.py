@@ -4,6 +4,8 @@ python run.py                 serve (local, polling or webhook mode, from settin
 python run.py migrate         apply database migrations
 python run.py check-config    print the effective settings, secrets masked
 python run.py rotate-profile-key   seal every stored Telegram profile secret again under the current key
+python run.py issue-token --user ID [--reason TEXT] [--allow-outside-local]
+                              print a short-lived access token (local mode only unless overridden; audited)
 """
 
 from __future__ import annotations
@@ -36,12 +38,17 @@ from redis.asyncio import ConnectionPool
 from bot.commands import set_commands
 from bot.factory import BotRuntime, create_bot, create_dispatcher, create_fsm_storage, create_i18n
 from bot.notify import BotNotifier
+from core.access import jobs as access_jobs
+from core.access.levels import AccessLevel
+from core.access.policy import BOT_MESSAGES, AccessConfig, policy_of
+from core.access.service import AccessService
 from core.auth import jobs as auth_jobs
 from core.auth.keys import KeyConfig, create_codec, derived_key, local_secret
 from core.auth.passwords import PasswordService
 from core.auth.service import AuthConfig
 from core.clock import Clock, SystemClock
 from core.container import Container
+from core.errors import DomainError
 from core.identity.service import IdentityConfig
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
@@ -139,6 +146,7 @@ def rate_tiers(settings: Settings) -> dict[str, RateLimitTier]:
         GENERAL: RateLimitTier(GENERAL, rate.general_limit, window),
         USER: RateLimitTier(USER, rate.user_limit, window),
         SERVICE: RateLimitTier(SERVICE, rate.service_limit, window),
+        BOT_MESSAGES: RateLimitTier(BOT_MESSAGES, settings.access.bot_message_limit, window),
     }
 
 
@@ -234,6 +242,23 @@ def profiles_config(settings: Settings) -> ProfilesConfig:
     )
 
 
+def access_config(settings: Settings) -> AccessConfig:
+    access = settings.access
+    levels = (
+        (AccessLevel.BETA, access.beta_features),
+        (AccessLevel.ALPHA, access.alpha_features),
+        (AccessLevel.STAFF, access.staff_features),
+        (AccessLevel.FULL_PERMISSIONS_API, access.full_permissions_features),
+    )
+    return AccessConfig(
+        policy=policy_of({feature: level for level, features in levels for feature in features}),
+        initial_admin_telegram_ids=access.initial_admin_telegram_ids,
+        initial_admin_emails=access.initial_admin_emails,
+        bot_suspect_after=access.bot_suspect_after,
+        max_page_size=access.max_page_size,
+    )
+
+
 def feature_configs(settings: Settings) -> list[object]:
     """Each feature's configuration; a feature adds its own here."""
     auth = settings.auth
@@ -248,6 +273,7 @@ def feature_configs(settings: Settings) -> list[object]:
         rewards_config(settings),
         wallet_config(settings),
         profiles_config(settings),
+        access_config(settings),
     ]
 
 
@@ -337,6 +363,8 @@ class Runtime:
         # Revocations live in the database; a store that starts empty must learn them before serving.
         await auth_jobs.warm_denylist(container, force=True)
         await self._check_profile_keys(container)
+        # A fresh install gets the admins the settings name before anyone can write to the bot.
+        await access_jobs.apply_initial_admins(container)
 
         api_base = settings.bot.api_base_url
         self._api_base = api_base
@@ -601,10 +629,52 @@ async def migrate(settings: Settings) -> None:
         await db.dispose()
 
 
+async def issue_token(settings: Settings, *, user_id: int, outside_local: bool, reason: str) -> int:
+    """`run.py issue-token`: a short-lived access token for one user, for development and support; audited."""
+    if settings.mode is not Mode.LOCAL and not outside_local:
+        print(
+            f"Refused: the app runs in {settings.mode.value} mode. issue-token serves local mode only; outside it,"
+            " pass --allow-outside-local (the use is audited).",
+            file=sys.stderr,
+        )
+        return 2
+    db = create_database(settings)
+    pool = create_pool(settings.redis.url.get_secret_value()) if settings.redis.url else None
+    kv = create_kv(settings, pool)
+    limits = create_limits_storage(None, key_prefix=settings.redis.key_prefix, pool=pool)
+    container = build_container(settings, db=db, kv=kv, clock=SystemClock(), limits_storage=limits)
+    try:
+        if await current_revision(db.read_engine) != head_revision():
+            print("The database is not at the code's schema; run `python run.py migrate` first.", file=sys.stderr)
+            return 1
+        async with container.unit_of_work(write=True) as uow:
+            issued = await AccessService(uow).issue_token(user_id, reason=reason)
+    except DomainError as exc:
+        print(f"Refused: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await container.close()
+        await close_limits_storage(limits)
+        await kv.close()
+        await db.dispose()
+    log.warning("access token issued from the command line", extra={"user_id": user_id, "reason": reason})
+    print(issued.access_token)
+    print(f"user {issued.user_id}, expires in {issued.expires_in} s", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="Unibot: the Telegram bot and its web server.")
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "migrate", "check-config", "rotate-profile-key"]
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate", "check-config", "issue-token", "rotate-profile-key"],
+    )
+    parser.add_argument("--user", type=int, help="issue-token: the user's id")
+    parser.add_argument("--reason", default="", help="issue-token: why (kept in the audit log)")
+    parser.add_argument(
+        "--allow-outside-local", action="store_true", help="issue-token: allow it outside local mode (audited)"
     )
     parser.add_argument("--config", default=os.environ.get("UNIBOT_CONFIG", "settings.toml"), type=Path)
     parser.add_argument("--env-file", default=".env", type=Path)
@@ -628,6 +698,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StartupError as exc:
             print(f"Configuration error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "issue-token":
+        if args.user is None or not 1 <= args.user < 2**31:
+            parser.error("issue-token needs --user ID, a user's id (a positive number)")
+        return asyncio.run(
+            issue_token(settings, user_id=args.user, outside_local=args.allow_outside_local, reason=args.reason[:200])
+        )
     return asyncio.run(serve(settings))
 
 

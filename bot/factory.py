@@ -15,7 +15,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n
 from redis.asyncio import ConnectionPool, Redis
 
-from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.access import AccessMiddleware, FloodMiddleware, LevelMiddleware, handler_features
 from bot.middlewares.database import UnitOfWorkMiddleware
 from bot.middlewares.dedup import UpdateDedupMiddleware
 from bot.middlewares.errors import ErrorsMiddleware
@@ -23,6 +23,7 @@ from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.inflight import InFlightTracker
 from bot.middlewares.user import UserMiddleware
 from bot.routers import fallback_router, feature_routers
+from core.access.policy import AccessConfig, check_features
 from core.container import Container
 
 
@@ -73,11 +74,16 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(UserMiddleware(container))
     dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
     dispatcher.update.outer_middleware(AccessMiddleware())
-    # The handler's own unit of work, read-only unless the chosen handler is flagged as writing.
+    dispatcher.update.outer_middleware(FloodMiddleware(container))
+    # The level a handler's `access` flag names, then the handler's own unit of work, read-only unless the chosen
+    # handler is flagged as writing.
+    levels = LevelMiddleware(container)
     units = UnitOfWorkMiddleware(container)
     for name, observer in dispatcher.observers.items():
         if name not in ("update", "error"):
+            observer.middleware(levels)
             observer.middleware(units)
 
     dispatcher.include_routers(*feature_routers(), *extra_routers, fallback_router())
+    check_features(handler_features(dispatcher), container.config(AccessConfig))
     return BotRuntime(dispatcher=dispatcher, inflight=inflight)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.access import jobs as access_jobs
 from core.auth import jobs as auth_jobs
 from core.container import Container
 from core.identity import jobs as identity_jobs
@@ -41,6 +42,7 @@ def maintenance_jobs(container: Container, *, purge_interval: int) -> list[Job]:
         Job("purge-expired-profile-logins", lambda: profiles_jobs.purge_expired_logins(container), purge_interval),
         # A store that restarted empty gets the denylist back within a minute.
         Job("warm-denylist", lambda: auth_jobs.warm_denylist(container), DENYLIST_CHECK_SECONDS),
+        Job("initial-admins", lambda: access_jobs.apply_initial_admins(container), purge_interval),
     ]
 
 

@@ -272,6 +272,32 @@ class WalletSettings(_Section):
     proof_statement: str = "Link this address to your account."
     # Seconds a message to sign stays valid (its nonce is single use).
     proof_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+class AccessSettings(_Section):
+    # Features (route and handler flags) and the level each needs; "admin" always needs staff.
+    beta_features: tuple[str, ...] = ("wallet", "profile", "whoami")
+    alpha_features: tuple[str, ...] = ("experimental",)
+    staff_features: tuple[str, ...] = ("admin_users",)
+    full_permissions_features: tuple[str, ...] = ("register_users",)
+    # Made admins (staff with full API permissions) at start-up, audited; Telegram ids and/or email addresses.
+    initial_admin_telegram_ids: tuple[int, ...] = ()
+    initial_admin_emails: tuple[str, ...] = ()
+    # Messages one user may send the bot per ratelimit.window_seconds; more get one polite notice.
+    bot_message_limit: int = Field(default=30, ge=1)
+    # Refused messages within one window after which the sender is flagged as a suspected bot; 0: never.
+    bot_suspect_after: int = Field(default=20, ge=0)
+    # Largest page size of the admin lists.
+    max_page_size: int = Field(default=100, ge=10, le=1000)
+
+    @model_validator(mode="after")
+    def _one_level_per_feature(self) -> AccessSettings:
+        lists = (self.beta_features, self.alpha_features, self.staff_features, self.full_permissions_features)
+        names = [name for names in lists for name in names]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"features listed under two levels: {repeated}")
+        if "admin" in names:
+            raise ValueError("'admin' always needs the staff level; do not list it")
+        return self
 
 
 class LocalSettings(_Section):
@@ -322,6 +348,7 @@ class Settings(BaseSettings):
     rewards: RewardsSettings = RewardsSettings()
     wallet: WalletSettings = WalletSettings()
     profiles: ProfilesSettings = ProfilesSettings()
+    access: AccessSettings = AccessSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,7 @@ def test_rate_tiers_follow_settings(tmp_path: Path) -> None:
         "general": RateLimitTier("general", 50, 30),
         "user": RateLimitTier("user", 500, 30),
         "service": RateLimitTier("service", 7, 30),
+        "bot_messages": RateLimitTier("bot_messages", 30, 30),
     }
 
 

@@ -77,6 +77,8 @@ class Operation:
     uow: Transaction | None = None
     # The path this operation repeats for older clients; /openapi.json marks it as an alias of that one.
     alias_of: str | None = None
+    # The feature (core.access.policy) whose level the signed-in user needs; checked right after authentication.
+    access: str | None = None
 
 
 def route(
@@ -99,8 +101,12 @@ def route(
     content_type: str = "application/json",
     uow: Transaction | None = None,
     aliases: Sequence[str] = (),
+    access: str | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Declare a module-level handler; `aliases` are further paths served by the same handler."""
+    """Declare a module-level handler; `aliases` are further paths served by the same handler; `access` names the
+    feature whose level the caller needs (403 naming the level otherwise)."""
+    if access is not None and not auth:
+        raise ValueError("a route that needs an access level must authenticate (auth=True)")
 
     def decorate(handler: Handler) -> Handler:
         declared: list[Operation] = list(getattr(handler, "__operations__", []))
@@ -126,6 +132,7 @@ def route(
                     content_type=content_type,
                     uow=uow,
                     alias_of=path if alias else None,
+                    access=access,
                 )
             )
         handler.__operations__ = declared  # type: ignore[attr-defined]
@@ -175,7 +182,7 @@ def _wrap(operation: Operation) -> Handler:
     body_model = operation.body
     query_model = operation.query
     handler = operation.handler
-    rate, auth, transaction = operation.rate, operation.auth, operation.uow
+    rate, auth, transaction, access = operation.rate, operation.auth, operation.uow, operation.access
     if body_model is None and query_model is None and rate is None and not auth and transaction is None:
         return handler
 
@@ -189,7 +196,7 @@ def _wrap(operation: Operation) -> Handler:
             return await handler(request, *args)
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        headers = await guard(request, rate=rate, auth=auth) if rate is not None or auth else None
+        headers = await guard(request, rate=rate, auth=auth, access=access) if rate is not None or auth else None
         try:
             args: list[Any] = []
             if body_model is not None:
@@ -341,6 +348,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
         }
         if operation.description:
             op["description"] = operation.description
+        if operation.access is not None:
+            op["x-access-feature"] = operation.access
         if operation.alias_of is not None:
             op["operationId"] += "_alias_" + re.sub(r"\W+", "_", operation.path).strip("_")
             op["description"] = f"Alias of `{operation.alias_of}`, kept for older clients. " + op.get("description", "")
@@ -378,7 +387,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
             statuses.add(429)
             success.setdefault("headers", {}).update({name: {"schema": {"type": "integer"}} for name in RATE_HEADERS})
         if operation.auth:
-            statuses.add(401)
+            # 403: the access policy (a disabled account, or a level the route's feature needs).
+            statuses |= {401, 403}
             op["security"] = [{"bearerAuth": []}]
         for status in sorted(statuses):
             responses[str(status)] = {

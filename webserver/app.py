@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from core.access.policy import AccessConfig, check_features
 from core.container import Container
 from webserver.api import Api
 from webserver.client_ip import parse_trusted
 from webserver.i18n import TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
-from webserver.routes import auth, health, identity, profiles, rewards, service, users, wallet
+from webserver.routes import access, auth, health, identity, profiles, rewards, service, users, wallet
 from webserver.routes.docs import register_docs
 
 MAX_LINE_BYTES = 32 * 1024
@@ -27,7 +28,7 @@ def create_api(version: str) -> Api:
         '{"detail", "error_code", "timestamp"}. `detail` and other human text follow `Accept-Language` (en, ru), '
         "else the signed-in user's saved language; `error_code` never changes with the language.",
     )
-    for module in (health, auth, users, identity, service, rewards, wallet, profiles):
+    for module in (health, auth, users, identity, service, access, rewards, wallet, profiles):
         api.include(module.create_api())
     return api
 
@@ -52,6 +53,7 @@ def create_app(
     app[TRANSLATIONS] = translations
 
     api = create_api(config.version)
+    check_features((op.access for op in api.operations if op.access), container.config(AccessConfig))
     api.register(app)
     register_docs(app, api)
     if extra_setup is not None:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from core.access import policy
 from core.auth.guard import Authenticated, InitDataProof
-from core.errors import Unauthorized
+from core.errors import Forbidden, Unauthorized
 from core.identity.service import IdentityService
 from webserver.client_ip import client_ip
 from webserver.errors import ApiError
@@ -118,8 +118,10 @@ def _cookie_token(request: web.Request) -> str | None:
     return value or None
 
 
-async def guard(request: web.Request, *, rate: RateTier | None, auth: bool) -> dict[str, str]:
-    """Returns headers for the response; raises ApiError (401, 429) to stop the request."""
+async def guard(
+    request: web.Request, *, rate: RateTier | None, auth: bool, access: str | None = None
+) -> dict[str, str]:
+    """Returns headers for the response; raises ApiError (401, 429) or Forbidden (403) to stop the request."""
     limiter = request.app[CONTAINER].limiter
     headers: dict[str, str] = {}
     if rate in ("auth", "general"):
@@ -134,4 +136,14 @@ async def guard(request: web.Request, *, rate: RateTier | None, auth: bool) -> d
             raise
         if rate == "user":
             headers = await enforce(limiter, "user", f"user:{authenticated.user.id}")
+        if access is not None:
+            # The same rule the bot's handler flag applies, on the user as the guard just loaded it (current).
+            try:
+                policy.require_access(
+                    authenticated.user, access, config=request.app[CONTAINER].config(policy.AccessConfig)
+                )
+            except Forbidden as exc:
+                error = ApiError.from_domain(exc)
+                error.headers = {**headers, **error.headers}
+                raise error from None
     return headers

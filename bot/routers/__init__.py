@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, fallback, identity, profiles, rewards, users, wallet
+from bot.routers import access, common, fallback, identity, profiles, rewards, users, wallet
 
 
 def feature_routers() -> list[Router]:
@@ -12,6 +12,7 @@ def feature_routers() -> list[Router]:
         common.create_router(),
         users.create_router(),
         identity.create_router(),
+        access.create_router(),
         rewards.create_router(),
         wallet.create_router(),
         profiles.create_router(),

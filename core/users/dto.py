@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.access.levels import UserLevels
 from storage.models.user import User
 
 
@@ -30,6 +31,11 @@ class UserDTO:
     last_name: str | None
     language: str | None
     is_active: bool
+    full_permissions_api: bool
+    is_staff: bool
+    has_beta_access: bool
+    has_alpha_access: bool
+    is_bot_suspected: bool
     date_joined: datetime
     last_login: datetime | None
     created_at: datetime
@@ -57,6 +63,11 @@ class UserDTO:
             last_name=user.last_name,
             language=user.language,
             is_active=user.is_active,
+            full_permissions_api=user.full_permissions_api,
+            is_staff=user.is_staff,
+            has_beta_access=user.has_beta_access,
+            has_alpha_access=user.has_alpha_access,
+            is_bot_suspected=user.is_bot_suspected,
             date_joined=user.date_joined,
             last_login=user.last_login,
             created_at=user.created_at,
@@ -76,6 +87,15 @@ class UserDTO:
     @property
     def base_address_verified(self) -> bool:
         return self.base_verified_at is not None
+
+    @property
+    def levels(self) -> UserLevels:
+        return UserLevels(
+            full_permissions_api=self.full_permissions_api,
+            is_staff=self.is_staff,
+            has_beta_access=self.has_beta_access,
+            has_alpha_access=self.has_alpha_access,
+        )
 
     @property
     def display_name(self) -> str:

@@ -1,5 +1,6 @@
 """Every mapped class is imported here so that `Base.metadata` is complete for migrations and tests."""
 
+from storage.models.access import AuditEntry
 from storage.models.auth import AuthSession, RefreshToken, RevokedAccessToken
 from storage.models.base import Base
 from storage.models.finance import (
@@ -26,3 +27,4 @@ __all__ += ["AccountKind", "Cooldown", "LedgerAccount", "LedgerEntry", "LedgerTr
 __all__ += ["Account", "Category", "ExchangeRate", "Family", "FamilyInvite", "FamilyMember", "IdempotencyKey"]
 __all__ += ["KeywordAlias", "Transaction", "TransactionEdit"]
 __all__ += ["PendingProfileLogin", "TelegramProfile"]
+__all__ += ["AuditEntry"]

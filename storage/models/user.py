@@ -30,6 +30,13 @@ class User(Base):
     last_name: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Access levels (core/access/levels.py): granted by admins, audited; the policy reads them on every request.
+    full_permissions_api: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    has_beta_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    has_alpha_access: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set from Telegram's is_bot, repeated rate-limit violations or by an admin; cleared only by an admin.
+    is_bot_suspected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Raised whenever every token of the user must die at once (password change, disable, level change).
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Raised by the domain on every change; caches compare it to know whether their copy is current.
@@ -43,7 +50,8 @@ class User(Base):
     ethereum_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     base_address: Mapped[str | None] = mapped_column(String(42))
     base_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed for the admin views (new users, sorting by date joined).
+    date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -178,6 +178,10 @@ class ProfileOut(BaseModel):
     last_name: str | None
     language: str | None
     is_active: bool
+    is_staff: bool
+    has_beta_access: bool
+    has_alpha_access: bool
+    is_bot_suspected: bool
     date_joined: datetime
     last_login: datetime | None
     ethereum_address: str | None = None
