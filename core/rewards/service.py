@@ -104,9 +104,7 @@ def claim_refusal(user: UserDTO) -> Forbidden | None:
     refused = policy.refusal(user)
     if refused is not None:
         return refused
-    # The bot-suspect flag arrives with the access-levels work (issue 10, another slice); read it defensively so
-    # that this rule applies as soon as UserDTO carries it.
-    if getattr(user, "is_bot_suspected", False):
+    if user.is_bot_suspected:
         return Forbidden(BOT_SUSPECTED, "This account is suspected of being automated and may not claim rewards")
     return None
 
