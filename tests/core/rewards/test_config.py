@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import cast
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,10 +41,40 @@ def test_the_proof_names_the_public_site() -> None:
     assert (local.domain, local.uri) == ("127.0.0.1:8080", "http://127.0.0.1:8080")
 
 
+def a_user(**changes: object) -> UserDTO:
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    base = UserDTO(
+        id=1,
+        telegram_id=1,
+        telegram_username=None,
+        username=None,
+        email=None,
+        email_verified=False,
+        has_password=False,
+        first_name="A",
+        last_name=None,
+        language=None,
+        is_active=True,
+        full_permissions_api=False,
+        is_staff=False,
+        has_beta_access=False,
+        has_alpha_access=False,
+        is_bot_suspected=False,
+        date_joined=moment,
+        last_login=None,
+        created_at=moment,
+        updated_at=moment,
+        revision=1,
+        token_version=0,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
 def test_a_bot_suspected_user_may_not_claim() -> None:
-    # The flag comes with the access-levels slice; the rule reads it as soon as the user carries it.
-    suspected = cast(UserDTO, SimpleNamespace(is_active=True, is_bot_suspected=True))
-    refused = claim_refusal(suspected)
+    refused = claim_refusal(a_user(is_bot_suspected=True))
     assert refused is not None
     assert refused.code == "bot_suspected"
-    assert claim_refusal(cast(UserDTO, SimpleNamespace(is_active=True))) is None
+    assert claim_refusal(a_user()) is None
+    disabled = claim_refusal(a_user(is_active=False))
+    assert disabled is not None
+    assert disabled.code == "account_disabled"
