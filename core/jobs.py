@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.auth import jobs as auth_jobs
 from core.container import Container
+from core.finance import jobs as finance_jobs
 from core.identity import jobs as identity_jobs
 from storage.kv import KeyValueStore, KeyValueUnavailable
 
@@ -35,6 +36,7 @@ def maintenance_jobs(container: Container, *, purge_interval: int) -> list[Job]:
         # Expired sessions, their refresh tokens, and denylist rows past their tokens' expiry.
         Job("purge-expired-sessions", lambda: auth_jobs.purge_expired_sessions(container), purge_interval),
         Job("purge-expired-binding-codes", lambda: identity_jobs.purge_expired_codes(container), purge_interval),
+        Job("purge-idempotency-keys", lambda: finance_jobs.purge_idempotency_keys(container), purge_interval),
         # A store that restarted empty gets the denylist back within a minute.
         Job("warm-denylist", lambda: auth_jobs.warm_denylist(container), DENYLIST_CHECK_SECONDS),
     ]

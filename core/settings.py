@@ -240,6 +240,19 @@ class LocalSettings(_Section):
     stand_in_port: int = Field(default=8081, ge=0, le=65535)
 
 
+class FinanceSettings(_Section):
+    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    default_time_zone: str = "UTC"
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    invite_max_ttl_days: int = Field(default=90, ge=1, le=365)
+    draft_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    undo_window_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
+    chart_workers: int = Field(default=1, ge=1, le=8)
+    chart_max_pending: int = Field(default=4, ge=1, le=64)
+    chart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -262,6 +275,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     telegram_auth: TelegramAuthSettings = TelegramAuthSettings()
     signing: SigningSettings = SigningSettings()
+    finance: FinanceSettings = FinanceSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ from core.auth.service import AuthService, ClientInfo, TokenPair
 from core.container import UnitOfWork
 from core.deeplinks import parse_start_payload
 from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.finance.linking import move_finance_records
 from core.notify import Notice
 from core.telegram.initdata import Ed25519Check, validate_init_data
 from core.telegram.login_widget import validate_login_widget
@@ -409,6 +410,7 @@ class IdentityService:
         if target.referred_by_id is None and inherited is not None and await self._may_refer(inherited, target.id):
             target.referred_by_id = inherited
         await self._keep_referral_codes(other, target)
+        await move_finance_records(self._uow, other.id, target.id)
         # Its tokens must die with it: publish an inactive state before the row goes.
         other.is_active = False
         other.token_version += 1

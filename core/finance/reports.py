@@ -1,0 +1,195 @@
+"""Summaries, charts and CSV files of a family's ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from core.container import UnitOfWork
+from core.errors import ValidationFailed
+from core.finance.config import FinanceConfig
+from core.finance.csv_io import ExistingEntry, ExportRow, ImportOptions, LineError, PlannedRow, export_csv, parse_import
+from core.finance.dto import SummaryDTO, SummaryGroup
+from core.finance.ledger import LedgerService
+from core.finance.money import Money, currency_exponent
+from core.finance.policy import Action, require
+from core.finance.scope import display_name, membership
+from storage.models.finance import Family, FamilyMember
+from storage.repositories.finance import FinanceRepository
+from storage.repositories.users import UserRepository
+
+GROUPS = ("category", "member", "day")
+MAX_PERIOD_DAYS = 366 * 5
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    dry_run: bool
+    created: int
+    planned: list[PlannedRow]
+    duplicates: list[PlannedRow]
+    errors: list[LineError]
+
+
+def check_period(start: date, end: date) -> None:
+    if end <= start:
+        raise ValidationFailed("finance.period_invalid", "The period's end must be after its start")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise ValidationFailed("finance.period_too_long", f"A period is at most {MAX_PERIOD_DAYS} days")
+
+
+class ReportService:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._repo = FinanceRepository(uow.session)
+        self._users = UserRepository(uow.session)
+
+    async def _scope(self, user_id: int, family_id: int | None, action: Action) -> tuple[Family, FamilyMember]:
+        family, member = await membership(self._repo, user_id, family_id)
+        require(member.role, action)
+        return family, member
+
+    async def summary(
+        self,
+        user_id: int,
+        family_id: int | None,
+        start: date,
+        end: date,
+        *,
+        group_by: str = "category",
+        uncategorised: str = "—",
+    ) -> SummaryDTO:
+        """Income and expense of [start, end) in the base currency, grouped; expense totals are negative."""
+        if group_by not in GROUPS:
+            raise ValidationFailed("finance.group_by_invalid", "group_by is category, member or day")
+        check_period(start, end)
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        rows = await self._repo.summary(family.id, start, end)
+        income = sum(r.base_total_minor for r in rows if r.kind == "income")
+        expense = sum(r.base_total_minor for r in rows if r.kind == "expense")
+        groups: list[SummaryGroup] = []
+        if group_by == "category":
+            names = {c.id: c for c in await self._repo.categories(family.id, include_archived=True)}
+            for r in rows:
+                category = names.get(r.category_id) if r.category_id is not None else None
+                label = (
+                    (f"{category.emoji} {category.name}" if category.emoji else category.name)
+                    if category
+                    else uncategorised
+                )
+                key = str(r.category_id) if r.category_id is not None else "none"
+                groups.append(SummaryGroup(key, label, r.kind, r.base_total_minor, r.count))
+        elif group_by == "member":
+            for author, kind, total in sorted(
+                await self._repo.summary_by_member(family.id, start, end), key=lambda t: (t[1], t[2])
+            ):
+                name = display_name(await self._users.get(author) if author is not None else None, author)
+                groups.append(SummaryGroup(str(author) if author is not None else "none", name, kind, total, 0))
+        else:
+            for kind in ("expense", "income"):
+                for day, total in await self._repo.daily_totals(family.id, start, end, kind=kind):
+                    groups.append(SummaryGroup(day.isoformat(), day.isoformat(), kind, total, 0))
+        return SummaryDTO(family.id, start, end, family.base_currency, income, expense, group_by, groups)
+
+    async def chart(
+        self,
+        user_id: int,
+        family_id: int | None,
+        start: date,
+        end: date,
+        *,
+        group_by: str = "category",
+        title: str = "",
+        other_label: str = "Other",
+        locale: str = "en",
+    ) -> bytes:
+        """A PNG: spending by category (group_by category or member) or spending by day (group_by day)."""
+        found = await self.summary(user_id, family_id, start, end, group_by=group_by)
+        charts = self._uow.config(FinanceConfig).charts
+        exponent = currency_exponent(found.base_currency)
+        spent = [g for g in found.groups if g.kind == "expense"]
+        if group_by == "day":
+            days = [date.fromisoformat(g.key) for g in spent] or [start]
+            minors = [-g.total_minor for g in spent] or [0]
+            return await charts.daily_trend(days, minors, exponent, title=title, locale=locale)
+        labels = [g.label for g in spent] or ["—"]
+        minors = [-g.total_minor for g in spent] or [0]
+        return await charts.category_bars(labels, minors, exponent, title=title, other_label=other_label)
+
+    async def export_rows(self, user_id: int, family_id: int | None, start: date, end: date) -> list[ExportRow]:
+        check_period(start, end)
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        accounts = {a.id: a.name for a in await self._repo.accounts(family.id, include_archived=True)}
+        categories = {c.id: c.name for c in await self._repo.categories(family.id, include_archived=True)}
+        names: dict[int | None, str] = {}
+        rows: list[ExportRow] = []
+        cursor = None
+        while True:
+            page = await self._repo.page(
+                family.id, limit=200, after=cursor, date_from=start, date_to=end, oldest_first=True
+            )
+            for row in page.rows:
+                if row.author_id not in names:
+                    user = await self._users.get(row.author_id) if row.author_id is not None else None
+                    names[row.author_id] = display_name(user, row.author_id)
+                rows.append(
+                    ExportRow(
+                        local_date=row.local_date,
+                        account=accounts.get(row.account_id, ""),
+                        category=categories.get(row.category_id) if row.category_id is not None else None,
+                        kind=row.kind,
+                        amount=Money(row.amount_minor, row.currency),
+                        base_amount=Money(row.base_amount_minor, family.base_currency),
+                        note=row.note,
+                        author=names[row.author_id],
+                    )
+                )
+            if page.next_cursor is None:
+                return rows
+            cursor = page.next_cursor
+
+    async def export_csv(self, user_id: int, family_id: int | None, start: date, end: date) -> str:
+        return export_csv(await self.export_rows(user_id, family_id, start, end))
+
+    async def import_csv(
+        self,
+        user_id: int,
+        family_id: int | None,
+        text: str,
+        *,
+        account_id: int,
+        options: ImportOptions,
+        dry_run: bool,
+    ) -> ImportReport:
+        """Rows of a CSV file into one account; duplicates of existing entries are skipped and reported."""
+        family, _ = await self._scope(user_id, family_id, Action.READ if dry_run else Action.WRITE_OWN)
+        ledger = LedgerService(self._uow)
+        account = await ledger.account(user_id, family.id, account_id)
+        first = await self._repo.page(family.id, limit=1, oldest_first=True)
+        existing: list[ExistingEntry] = []
+        if first.rows:
+            keys = await self._repo.entry_keys(family.id, first.rows[0].local_date, date.max - timedelta(days=1))
+            existing = [ExistingEntry(k.local_date, Money(k.amount_minor, k.currency), k.note) for k in keys]
+        parsed = parse_import(text, options, existing)
+        categories = {c.name.casefold(): c for c in await self._repo.categories(family.id)}
+        fresh = [row for row in parsed.rows if not row.duplicate]
+        duplicates = [row for row in parsed.rows if row.duplicate]
+        created = 0
+        if not dry_run:
+            for row in fresh:
+                if row.amount.currency != account.currency:
+                    raise ValidationFailed("finance.import_currency", f"Line {row.line} is not in {account.currency}")
+                category = categories.get((row.category or "").casefold())
+                await ledger.create(
+                    user_id,
+                    family.id,
+                    kind=row.kind,
+                    account_id=account.id,
+                    amount=abs(row.amount.to_decimal()),
+                    category_id=category.id if category is not None and category.kind == row.kind else None,
+                    local_day=row.local_date,
+                    note=row.note,
+                    source="import",
+                )
+                created += 1
+        return ImportReport(dry_run, created, fresh, duplicates, parsed.errors)
