@@ -41,9 +41,7 @@ _QUERY_INVALID = "query is too old and response timeout expired or query ID is i
 _WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
-_POLL_CONFLICT = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+_POLL_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 
 _BUTTON_ACTIONS = (
     "url",
@@ -105,9 +103,7 @@ async def call_method(state: FakeTelegramState, bot: BotState, method: str, raw:
 
 
 def telegram_error(error_code: int, description: str) -> web.Response:
-    return web.json_response(
-        {"ok": False, "error_code": error_code, "description": description}, status=error_code
-    )
+    return web.json_response({"ok": False, "error_code": error_code, "description": description}, status=error_code)
 
 
 async def handle_bot_api(request: web.Request) -> web.Response:
@@ -170,7 +166,7 @@ def _check_reply_markup(markup: Any, *, inline_only: bool) -> JsonDict | None:
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
+            raise bad_request('field "inline_keyboard" must be an Array of Arrays')
         for row in rows:
             for button in row:
                 _check_inline_button(button)
@@ -180,7 +176,7 @@ def _check_reply_markup(markup: Any, *, inline_only: bool) -> JsonDict | None:
     if "keyboard" in markup:
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request("field \"keyboard\" must be an Array of Arrays")
+            raise bad_request('field "keyboard" must be an Array of Arrays')
         for row in rows:
             for button in row:
                 text = button.get("text") if isinstance(button, dict) else button
@@ -431,13 +427,46 @@ async def send_message(ctx: CallContext) -> JsonDict:
     return bot.message_json(message)
 
 
+async def _send_media(ctx: CallContext, kind: str) -> JsonDict:
+    bot, params = ctx.bot, ctx.params
+    chat = _find_chat(bot, _require_chat_id(params))
+    upload = params.upload(kind)
+    caption = params.string("caption") or ""
+    if len(caption) > 1024:
+        raise bad_request("message caption is too long")
+    if kind == "photo" and not upload.data.startswith((b"\x89PNG", b"\xff\xd8")):
+        raise bad_request("IMAGE_PROCESS_FAILED")
+    markup = _check_reply_markup(params.json_value("reply_markup", what="reply keyboard markup"), inline_only=False)
+    message = StoredMessage(
+        message_id=bot.new_message_id(),
+        chat_id=chat.user["id"],
+        from_bot=True,
+        sender=bot.user_json(),
+        text=caption,
+        date=unix_now(),
+        reply_markup=markup,
+        media={"type": kind, "file_name": upload.filename, "mime_type": upload.content_type, "data": upload.data},
+    )
+    chat.messages[message.message_id] = message
+    bot.chat_changed(chat)
+    return bot.message_json(message)
+
+
+@_method("sendPhoto")
+async def send_photo(ctx: CallContext) -> JsonDict:
+    return await _send_media(ctx, "photo")
+
+
+@_method("sendDocument")
+async def send_document(ctx: CallContext) -> JsonDict:
+    return await _send_media(ctx, "document")
+
+
 @_method("editMessageText")
 async def edit_message_text(ctx: CallContext) -> JsonDict:
     chat, message = _editable_message(ctx)
     text, entities = _message_text(ctx.params)
-    markup = _check_reply_markup(
-        ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True
-    )
+    markup = _check_reply_markup(ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True)
     if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
         raise bad_request(_NOT_MODIFIED)
     link_preview = ctx.params.json_object("link_preview_options", what="link preview options")
@@ -454,9 +483,7 @@ async def edit_message_text(ctx: CallContext) -> JsonDict:
 @_method("editMessageReplyMarkup")
 async def edit_message_reply_markup(ctx: CallContext) -> JsonDict:
     chat, message = _editable_message(ctx)
-    markup = _check_reply_markup(
-        ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True
-    )
+    markup = _check_reply_markup(ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True)
     if markup == message.reply_markup:
         raise bad_request(_NOT_MODIFIED)
     message.reply_markup = markup

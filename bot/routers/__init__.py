@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import common, fallback, identity, users
+from bot.routers import common, fallback, finance, identity, users
 
 
 def feature_routers() -> list[Router]:
-    return [common.create_router(), users.create_router(), identity.create_router()]
+    return [common.create_router(), users.create_router(), identity.create_router(), finance.create_router()]
 
 
 def fallback_router() -> Router:

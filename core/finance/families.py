@@ -149,6 +149,12 @@ class FamilyService:
         await self._repo.set_active_family(user_id, family.id)
         return FamilyDTO.of(family, member.role, active=True)
 
+    async def overview(self, user_id: int) -> tuple[list[FamilyDTO], list[MemberDTO]]:
+        """The user's families (the active one marked) and the active family's members."""
+        families = await self.list_mine(user_id)
+        active = next((f for f in families if f.active), None)
+        return families, await self.members(user_id, active.id) if active is not None else []
+
     # --- members -------------------------------------------------------------------------------------------
 
     async def members(self, user_id: int, family_id: int | None) -> list[MemberDTO]:

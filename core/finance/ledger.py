@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -607,6 +607,15 @@ class LedgerService:
         found = TransactionDTO.of(row)
         await self.delete(user_id, family.id, row.id)
         return found
+
+    async def day_entries(self, user_id: int, family_id: int | None) -> tuple[date, list[TransactionDTO]]:
+        """The family's today and its entries, oldest first."""
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        today = local_date(self._clock.now(), family.time_zone)
+        page = await self._repo.page(
+            family.id, limit=200, date_from=today, date_to=today + timedelta(days=1), oldest_first=True
+        )
+        return today, [TransactionDTO.of(row) for row in page.rows]
 
     async def entries(
         self, user_id: int, family_id: int | None, filters: EntryFilter, *, limit: int = 50, cursor: str | None = None

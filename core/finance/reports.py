@@ -9,7 +9,9 @@ from core.container import UnitOfWork
 from core.errors import ValidationFailed
 from core.finance.config import FinanceConfig
 from core.finance.csv_io import ExistingEntry, ExportRow, ImportOptions, LineError, PlannedRow, export_csv, parse_import
+from core.finance.dates import local_date, month_bounds
 from core.finance.dto import SummaryDTO, SummaryGroup
+from core.finance.errors import ChartUnavailable
 from core.finance.ledger import LedgerService
 from core.finance.money import Money, currency_exponent
 from core.finance.policy import Action, require
@@ -20,6 +22,14 @@ from storage.repositories.users import UserRepository
 
 GROUPS = ("category", "member", "day")
 MAX_PERIOD_DAYS = 366 * 5
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    by_category: SummaryDTO
+    by_member: SummaryDTO
+    # None when the month has no spending to draw, or drawing was refused as busy.
+    chart_png: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,51 @@ class ReportService:
         family, member = await membership(self._repo, user_id, family_id)
         require(member.role, action)
         return family, member
+
+    async def month_of(self, user_id: int, family_id: int | None, month: str | None) -> tuple[date, date]:
+        """The bounds of a month named "YYYY-MM", or of the family's current month."""
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        if month is None:
+            return month_bounds(local_date(self._uow.clock.now(), family.time_zone))
+        try:
+            year, number = (int(part) for part in month.strip().split("-"))
+            return month_bounds(date(year, number, 1))
+        except ValueError:
+            raise ValidationFailed("finance.month_invalid", "A month is written YYYY-MM") from None
+
+    async def month(
+        self,
+        user_id: int,
+        family_id: int | None,
+        month: str | None = None,
+        *,
+        title: str = "",
+        other_label: str = "Other",
+        uncategorised: str = "—",
+    ) -> MonthReport:
+        """The month's totals by category and by member in the base currency, and its spending chart."""
+        start, end = await self.month_of(user_id, family_id, month)
+        by_category = await self.summary(user_id, family_id, start, end, uncategorised=uncategorised)
+        by_member = await self.summary(user_id, family_id, start, end, group_by="member")
+        chart: bytes | None = None
+        spent = [g for g in by_category.groups if g.kind == "expense"]
+        if spent:
+            try:
+                chart = await self._uow.config(FinanceConfig).charts.category_bars(
+                    [g.label for g in spent],
+                    [-g.total_minor for g in spent],
+                    currency_exponent(by_category.base_currency),
+                    title=title,
+                    other_label=other_label,
+                )
+            except ChartUnavailable:
+                chart = None
+        return MonthReport(by_category, by_member, chart)
+
+    async def export_month(self, user_id: int, family_id: int | None, month: str | None) -> tuple[str, str]:
+        """(file name, CSV text) of a month's entries."""
+        start, end = await self.month_of(user_id, family_id, month)
+        return f"transactions-{start:%Y-%m}.csv", await self.export_csv(user_id, family_id, start, end)
 
     async def summary(
         self,

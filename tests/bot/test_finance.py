@@ -1,0 +1,156 @@
+"""Family finance through the real dispatcher and the local Telegram stand-in: quick entry, /month with its chart,
+joining by invite link, /export, and who may do what."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core.finance.families import FamilyService
+from fake_telegram import FakeUser
+from storage.models import Transaction
+from tests.helpers.bot import BotHarness, bot_harness
+
+ANN: FakeUser = {"id": 7_200_000_001, "first_name": "Ann", "username": "ann_fin", "language_code": "en"}
+BOB: FakeUser = {"id": 7_200_000_002, "first_name": "Bob", "language_code": "en"}
+VERA: FakeUser = {"id": 7_200_000_003, "first_name": "Вера", "language_code": "ru"}
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    """Button text -> callback data."""
+    return {b["text"]: b.get("callback_data", "") for row in message["reply_markup"]["inline_keyboard"] for b in row}
+
+
+async def message_by_id(harness: BotHarness, user: FakeUser, message_id: int) -> dict[str, Any]:
+    return next(m for m in await harness.users.messages(user["id"]) if m["message_id"] == message_id)
+
+
+async def enter(harness: BotHarness, user: FakeUser, text: str) -> dict[str, Any]:
+    """Type an entry and tap save; the edited draft message."""
+    [draft] = await harness.send(user, text)
+    save = next(data for label, data in buttons(draft).items() if label.startswith("✅"))
+    await harness.press(user, draft["message_id"], save)
+    return await message_by_id(harness, user, draft["message_id"])
+
+
+async def entries(harness: BotHarness) -> int:
+    async with harness.container.unit_of_work(write=False) as uow:
+        return int((await uow.session.execute(select(func.count()).select_from(Transaction))).scalar_one())
+
+
+async def test_type_save_month_join_and_export(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [draft] = await harness.send(ANN, "250 coffee")
+        assert "Expense: $250.00" in draft["text"]
+        assert "Cafe" in draft["text"]
+        saved = await enter(harness, ANN, "250 coffee")
+        assert saved["text"].startswith("Saved: -$250.00 coffee")
+        assert "reply_markup" not in saved or not saved["reply_markup"]
+        # The first draft was never saved: one entry.
+        assert await entries(harness) == 1
+
+        text, photo = await harness.send(ANN, "/month")
+        assert "Expense: $250.00" in text["text"]
+        assert "☕ Cafe: $250.00" in text["text"]
+        assert photo["media"]["type"] == "photo"
+        assert base64.b64decode(photo["media"]["data"]).startswith(b"\x89PNG")
+
+        # Ann invites Bob with the /family button; Bob opens the link.
+        [overview] = await harness.send(ANN, "/family")
+        assert "Ann — owner" in overview["text"]
+        [invite] = await harness.press(ANN, overview["message_id"], buttons(overview)["Invite link"])
+        link = invite["text"].rsplit(" ", 1)[-1]
+        assert "?start=join_" in link
+        [joined] = await harness.send(BOB, "/start " + link.split("?start=", 1)[1])
+        assert "You joined the family" in joined["text"]
+        await enter(harness, BOB, "+1000 salary")
+        await enter(harness, BOB, "40 taxi")
+        # The invite worked once.
+        [dead] = await harness.send(VERA, "/start " + link.split("?start=", 1)[1])
+        assert "недействительно" in dead["text"]
+
+        text, _photo = await harness.send(ANN, "/month")
+        assert "Income: $1,000.00" in text["text"]
+        assert "Expense: $290.00" in text["text"]
+        assert "• Bob: $40.00" in text["text"]
+        assert "• Ann: $250.00" in text["text"]
+
+        [document] = await harness.send(ANN, "/export")
+        assert document["media"]["type"] == "document"
+        rows = list(csv.reader(io.StringIO(base64.b64decode(document["media"]["data"]).decode())))
+        assert rows[0][:6] == ["date", "account", "category", "kind", "amount", "currency"]
+        assert sorted((r[2], r[3], r[4], r[8], r[9]) for r in rows[1:]) == [
+            ("Cafe", "expense", "-250.00", "coffee", "Ann"),
+            ("Salary", "income", "1000.00", "salary", "Bob"),
+            ("Transport", "expense", "-40.00", "taxi", "Bob"),
+        ]
+
+
+async def test_drafts_buttons_and_undo(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [draft] = await harness.send(ANN, "12.50 lunch")
+        await harness.press(ANN, draft["message_id"], buttons(draft)["Category"])
+        menu = await message_by_id(harness, ANN, draft["message_id"])
+        await harness.press(ANN, draft["message_id"], buttons(menu)["🏠 Home"])
+        changed = await message_by_id(harness, ANN, draft["message_id"])
+        assert "Category: 🏠 Home" in changed["text"]
+        # Someone else pressing Ann's buttons (a forwarded message) finds no draft, and nothing is saved.
+        save = next(data for label, data in buttons(changed).items() if label.startswith("✅"))
+        [bobs] = await harness.send(BOB, "/help")
+        await harness.press(BOB, bobs["message_id"], save)
+        assert await entries(harness) == 0
+        # Two taps (or a redelivered update) save once.
+        await harness.press(ANN, draft["message_id"], save)
+        await harness.press(ANN, draft["message_id"], save)
+        assert await entries(harness) == 1
+        [undone] = await harness.send(ANN, "/undo")
+        assert undone["text"].startswith("Deleted: -$12.50 lunch")
+        assert await entries(harness) == 0
+        [nothing] = await harness.send(ANN, "/undo")
+        assert "nothing recent" in nothing["text"]
+
+        [cancelled] = await harness.send(ANN, "5 tea")
+        await harness.press(ANN, cancelled["message_id"], buttons(cancelled)["Cancel"])
+        assert (await message_by_id(harness, ANN, cancelled["message_id"]))["text"] == "Cancelled."
+        await harness.press(ANN, cancelled["message_id"], buttons(cancelled)["✅ Save"])
+        assert await entries(harness) == 0
+
+
+async def test_hints_reads_and_roles(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [hint] = await harness.send(VERA, "привет")
+        assert "250 кофе" in hint["text"]
+        [accounts] = await harness.send(VERA, "/accounts")
+        assert "Наличные" in accounts["text"]
+        [none_yet] = await harness.send(BOB, "/month")
+        assert "no records yet" in none_yet["text"]
+        # Vera invites Bob as a viewer: he reads her family but cannot write to it.
+        await harness.send(BOB, "/start")
+        async with harness.container.unit_of_work(write=True) as uow:
+            vera_id = (await FamilyService(uow).list_mine(await user_id(harness, VERA)))[0].id
+            issued = await FamilyService(uow).invite(
+                await user_id(harness, VERA), vera_id, role="viewer", ttl=timedelta(hours=1)
+            )
+        await harness.send(BOB, f"/start join_{issued.code}")
+        [refused] = await harness.send(BOB, "50 tea")
+        assert "does not allow" in refused["text"]
+        [undo] = await harness.send(BOB, "/undo")
+        assert "does not allow" in undo["text"]
+        [today] = await harness.send(BOB, "/today")
+        assert "No entries yet" in today["text"]
+        [categories] = await harness.send(BOB, "/categories")
+        assert "Продукты" in categories["text"]
+        assert await entries(harness) == 0
+
+
+async def user_id(harness: BotHarness, user: FakeUser) -> int:
+    from storage.models import User
+
+    async with harness.container.unit_of_work(write=False) as uow:
+        found = (await uow.session.execute(select(User).where(User.telegram_id == user["id"]))).scalar_one()
+        return found.id
