@@ -11,7 +11,7 @@ from webserver.api import Api
 from webserver.client_ip import parse_trusted
 from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
-from webserver.routes import auth, health, identity, service, users
+from webserver.routes import auth, finance, health, identity, service, users
 from webserver.routes.docs import register_docs
 
 
@@ -22,7 +22,7 @@ def create_api(version: str) -> Api:
         version=version,
         description="REST API of the Unibot Telegram application. Errors share one JSON shape.",
     )
-    for module in (health, auth, users, identity, service):
+    for module in (health, auth, users, identity, service, finance):
         api.include(module.create_api())
     return api
 

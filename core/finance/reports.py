@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from core.container import UnitOfWork
@@ -220,6 +220,7 @@ class ReportService:
         family, _ = await self._scope(user_id, family_id, Action.READ if dry_run else Action.WRITE_OWN)
         ledger = LedgerService(self._uow)
         account = await ledger.account(user_id, family.id, account_id)
+        options = replace(options, currency=account.currency)
         first = await self._repo.page(family.id, limit=1, oldest_first=True)
         existing: list[ExistingEntry] = []
         if first.rows:
