@@ -9,12 +9,16 @@ import io
 from datetime import timedelta
 from typing import Any
 
+from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
+from bot.factory import create_dispatcher, create_i18n
+from bot.keyboards.finance import SWITCH, FamilyAction
 from core.finance.families import FamilyService
 from fake_telegram import FakeUser
-from storage.models import Transaction
+from storage.models import Transaction, User
 from tests.helpers.bot import BotHarness, bot_harness
+from tests.helpers.catalogs import LOCALES
 
 ANN: FakeUser = {"id": 7_200_000_001, "first_name": "Ann", "username": "ann_fin", "language_code": "en"}
 BOB: FakeUser = {"id": 7_200_000_002, "first_name": "Bob", "language_code": "en"}
@@ -149,8 +153,36 @@ async def test_hints_reads_and_roles(tmp_path: Any, database_url: str) -> None:
 
 
 async def user_id(harness: BotHarness, user: FakeUser) -> int:
-    from storage.models import User
-
     async with harness.container.unit_of_work(write=False) as uow:
         found = (await uow.session.execute(select(User).where(User.telegram_id == user["id"]))).scalar_one()
         return found.id
+
+
+async def test_a_draft_survives_a_restart_and_forged_buttons_reach_nothing(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [draft] = await harness.send(ANN, "99 books")
+        # A new dispatcher (a restarted process) on the same database and key-value store.
+        harness.dispatcher = create_dispatcher(
+            container=harness.container,
+            i18n=create_i18n(LOCALES, default_locale="en", domain="messages"),
+            fsm_storage=MemoryStorage(),
+            bot_id=harness.bot.id,
+            processing_ttl=60,
+        ).dispatcher
+        await harness.press(ANN, draft["message_id"], buttons(draft)["✅ Save"])
+        assert (await message_by_id(harness, ANN, draft["message_id"]))["text"].startswith("Saved: -$99.00 books")
+        assert await entries(harness) == 1
+
+        # Bob, in a family of his own, forges a "switch" button naming Ann's family: refused, nothing changes.
+        await enter(harness, BOB, "1 gum")
+        async with harness.container.unit_of_work(write=False) as uow:
+            ann_family = (await FamilyService(uow).list_mine(await user_id(harness, ANN)))[0].id
+            bob_before = await FamilyService(uow).active(await user_id(harness, BOB))
+        [bobs] = await harness.send(BOB, "/help")
+        await harness.press(BOB, bobs["message_id"], FamilyAction(action=SWITCH, family=ann_family).pack())
+        async with harness.container.unit_of_work(write=False) as uow:
+            assert await FamilyService(uow).active(await user_id(harness, BOB)) == bob_before
+            assert len(await FamilyService(uow).list_mine(await user_id(harness, BOB))) == 1
+        month, _photo = await harness.send(BOB, "/month")
+        assert "$1.00" in month["text"]
+        assert "$99.00" not in month["text"]
