@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.base import Base
@@ -239,20 +239,12 @@ class FinanceRepository:
         shift nothing: the cursor names a position, not an offset."""
         limit = max(1, min(limit, MAX_PAGE))
         query = select(Transaction).where(Transaction.family_id == family_id)
+        # A row-value comparison, which both databases answer from the (family, day, id) index.
+        position = tuple_(Transaction.local_date, Transaction.id)
         if after is not None and oldest_first:
-            query = query.where(
-                or_(
-                    Transaction.local_date > after.local_date,
-                    and_(Transaction.local_date == after.local_date, Transaction.id > after.id),
-                )
-            )
+            query = query.where(position > tuple_(literal(after.local_date), literal(after.id)))
         elif after is not None:
-            query = query.where(
-                or_(
-                    Transaction.local_date < after.local_date,
-                    and_(Transaction.local_date == after.local_date, Transaction.id < after.id),
-                )
-            )
+            query = query.where(position < tuple_(literal(after.local_date), literal(after.id)))
         if author_id is not None:
             query = query.where(Transaction.author_id == author_id)
         if kind is not None:
