@@ -252,8 +252,10 @@ async def month(message: Message, command: CommandObject, user: UserDTO, uow: Un
             None,
             command.args,
             title=_("Spending by category"),
+            trend_title=_("Spending by day"),
             other_label=_("Other"),
             uncategorised=_("no category"),
+            locale=locale,
         )
     except DomainError as error:
         await message.answer(problem(error))
@@ -264,6 +266,8 @@ async def month(message: Message, command: CommandObject, user: UserDTO, uow: Un
     await message.answer("\n".join([header, *summary_lines(report.by_category, report.by_member, locale)]))
     if report.chart_png is not None:
         await message.answer_photo(BufferedInputFile(report.chart_png, filename="month.png"))
+    if report.trend_png is not None:
+        await message.answer_photo(BufferedInputFile(report.trend_png, filename="days.png"))
 
 
 async def family(message: Message, user: UserDTO, uow: UnitOfWork) -> None:

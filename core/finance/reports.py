@@ -30,6 +30,7 @@ class MonthReport:
     by_member: SummaryDTO
     # None when the month has no spending to draw, or drawing was refused as busy.
     chart_png: bytes | None
+    trend_png: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,27 +78,40 @@ class ReportService:
         month: str | None = None,
         *,
         title: str = "",
+        trend_title: str = "",
         other_label: str = "Other",
         uncategorised: str = "—",
+        locale: str = "en",
     ) -> MonthReport:
         """The month's totals by category and by member in the base currency, and its spending chart."""
         start, end = await self.month_of(user_id, family_id, month)
         by_category = await self.summary(user_id, family_id, start, end, uncategorised=uncategorised)
         by_member = await self.summary(user_id, family_id, start, end, group_by="member")
         chart: bytes | None = None
+        trend: bytes | None = None
         spent = [g for g in by_category.groups if g.kind == "expense"]
         if spent:
+            charts = self._uow.config(FinanceConfig).charts
+            exponent = currency_exponent(by_category.base_currency)
+            daily = await self._repo.daily_totals(by_category.family_id, start, end, kind="expense")
             try:
-                chart = await self._uow.config(FinanceConfig).charts.category_bars(
+                chart = await charts.category_bars(
                     [g.label for g in spent],
                     [-g.total_minor for g in spent],
-                    currency_exponent(by_category.base_currency),
+                    exponent,
                     title=title,
                     other_label=other_label,
                 )
+                trend = await charts.daily_trend(
+                    [day for day, _ in daily],
+                    [-total for _, total in daily],
+                    exponent,
+                    title=trend_title,
+                    locale=locale,
+                )
             except ChartUnavailable:
-                chart = None
-        return MonthReport(by_category, by_member, chart)
+                pass
+        return MonthReport(by_category, by_member, chart, trend)
 
     async def export_month(self, user_id: int, family_id: int | None, month: str | None) -> tuple[str, str]:
         """(file name, CSV text) of a month's entries."""

@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 from bot.factory import create_dispatcher, create_i18n
 from bot.keyboards.finance import SWITCH, FamilyAction
 from core.finance.families import FamilyService
+from core.identity.service import IdentityService
 from fake_telegram import FakeUser
 from storage.models import Transaction, User
+from tests.core.identity.test_linking_rules import email_user
 from tests.helpers.bot import BotHarness, bot_harness
 from tests.helpers.catalogs import LOCALES
 
@@ -58,11 +60,12 @@ async def test_type_save_month_join_and_export(tmp_path: Any, database_url: str)
         # The first draft was never saved: one entry.
         assert await entries(harness) == 1
 
-        text, photo = await harness.send(ANN, "/month")
+        text, photo, trend = await harness.send(ANN, "/month")
         assert "Expense: $250.00" in text["text"]
         assert "☕ Cafe: $250.00" in text["text"]
         assert photo["media"]["type"] == "photo"
         assert base64.b64decode(photo["media"]["data"]).startswith(b"\x89PNG")
+        assert base64.b64decode(trend["media"]["data"]).startswith(b"\x89PNG")
 
         # Ann invites Bob with the /family button; Bob opens the link.
         [overview] = await harness.send(ANN, "/family")
@@ -78,7 +81,7 @@ async def test_type_save_month_join_and_export(tmp_path: Any, database_url: str)
         [dead] = await harness.send(VERA, "/start " + link.split("?start=", 1)[1])
         assert "недействительно" in dead["text"]
 
-        text, _photo = await harness.send(ANN, "/month")
+        text, *_charts = await harness.send(ANN, "/month")
         assert "Income: $1,000.00" in text["text"]
         assert "Expense: $290.00" in text["text"]
         assert "• Bob: $40.00" in text["text"]
@@ -183,6 +186,26 @@ async def test_a_draft_survives_a_restart_and_forged_buttons_reach_nothing(tmp_p
         async with harness.container.unit_of_work(write=False) as uow:
             assert await FamilyService(uow).active(await user_id(harness, BOB)) == bob_before
             assert len(await FamilyService(uow).list_mine(await user_id(harness, BOB))) == 1
-        month, _photo = await harness.send(BOB, "/month")
+        month, *_charts = await harness.send(BOB, "/month")
         assert "$1.00" in month["text"]
         assert "$99.00" not in month["text"]
+
+
+async def test_linking_refused_when_both_accounts_share_a_family(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        container = harness.container
+        target = await email_user(container, "ann@example.org")
+        await harness.send(ANN, "/start")
+        bare = await user_id(harness, ANN)
+        async with container.unit_of_work(write=True) as uow:
+            family = await FamilyService(uow).create(target, name="Shared")
+            issued = await FamilyService(uow).invite(target, family.id)
+        async with container.unit_of_work(write=True) as uow:
+            await FamilyService(uow).accept(bare, issued.code)
+        async with container.unit_of_work(write=True) as uow:
+            code = (await IdentityService(uow).issue_code_for_account(target)).code
+        [refused] = await harness.send(ANN, f"/start link_{code}")
+        assert "same family" in refused["text"]
+        # Nothing was dropped: the bare account and its membership are still there.
+        async with container.unit_of_work(write=False) as uow:
+            assert len(await FamilyService(uow).members(target, family.id)) == 2
