@@ -300,6 +300,18 @@ async def test_client_errors_are_json_never_500(client: Client) -> None:
             "sign": "guess",
         },
     )
+    # Odd import options are per-line errors or a clear 422, never a 500.
+    for options in (
+        {"date_format": "%Q%"},
+        {"mapping": {"date": 10**9, "amount": -1}},
+        {"mapping": {"date": "nope", "amount": "amount"}},
+        {"has_header": False, "mapping": {"date": 0, "amount": 1}},
+    ):
+        plan = {"account_id": account, "csv": "date,amount\r\n2026-01-01,5\r\n", "mapping": {"date": 0, "amount": 1}}
+        response = await client.post(f"{API}/transactions/import", json={**plan, **options}, headers=ann.headers)
+        assert response.status in (200, 422), await response.text()
+        body = await response.json()
+        assert "errors" in body
     unauthenticated = await client.get(f"{API}/accounts")
     assert unauthenticated.status == 401
 
