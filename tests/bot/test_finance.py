@@ -134,6 +134,10 @@ async def test_hints_reads_and_roles(tmp_path: Any, database_url: str) -> None:
         assert "250 кофе" in hint["text"]
         [accounts] = await harness.send(VERA, "/accounts")
         assert "Наличные" in accounts["text"]
+        [draft] = await harness.send(VERA, "кофе 250,50 вчера")
+        assert "Расход: 250,50" in draft["text"]
+        assert "Кафе" in draft["text"]
+        assert "Сохранить" in "".join(buttons(draft))
         [none_yet] = await harness.send(BOB, "/month")
         assert "no records yet" in none_yet["text"]
         # Vera invites Bob as a viewer: he reads her family but cannot write to it.
