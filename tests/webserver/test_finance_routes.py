@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from typing import Any
 
 from core.clock import ManualClock
@@ -13,6 +14,7 @@ from tests.helpers.app import Client
 from tests.webserver.conftest import MakeClient
 from tests.webserver.test_auth_routes import bearer, register
 from webserver.keys import CONTAINER
+from webserver.routes import finance as finance_routes
 
 API = "/api/v1"
 
@@ -138,9 +140,20 @@ async def test_another_familys_ids_are_404_on_every_route(client: Client) -> Non
         ("POST", "/transactions/import", {"account_id": account, "csv": "a", "mapping": {"date": 0, "amount": 1}}),
         ("POST", f"/rates?family_id={fid}", {"currency": "USD", "date": "2026-01-01", "rate": "1.1"}),
         ("GET", "/transactions/99999999999", None),
+        ("POST", f"/accounts?family_id={fid}", {"name": "x"}),
+        ("GET", f"/categories?family_id={fid}", None),
+        ("POST", f"/categories?family_id={fid}", {"name": "x"}),
+        ("POST", f"/transfers?family_id={fid}", {"from_account_id": account, "to_account_id": account, "amount": "1"}),
     ]
     for method, path, body in probes:
         await bob.call(method, path, 404, json=body)
+    # Every finance route that names a family or an object was probed (the rest act on the caller's own).
+    own = {"list_families", "create_family", "accept_invite"}
+    for operation in finance_routes.create_api().operations:
+        if operation.handler.__name__ in own:
+            continue
+        pattern = re.sub(r"\{\w+(?::[^}]*)?\}", r"\\d+", operation.path.removeprefix(API)) + r"(\?.*)?$"
+        assert any(m == operation.method and re.match(pattern, p) for m, p, _ in probes), operation.path
     # Nothing of Ann's changed.
     assert (await ann.call("GET", f"/transactions/{entry}", 200))["note"] == ""
     assert len((await ann.call("GET", f"/families/{fid}/members", 200))["items"]) == 1
