@@ -235,12 +235,15 @@ class ReportService:
         ledger = LedgerService(self._uow)
         account = await ledger.account(user_id, family.id, account_id)
         options = replace(options, currency=account.currency)
-        first = await self._repo.page(family.id, limit=1, oldest_first=True)
-        existing: list[ExistingEntry] = []
-        if first.rows:
-            keys = await self._repo.entry_keys(family.id, first.rows[0].local_date, date.max - timedelta(days=1))
+        # Read once to learn the file's dates, then again against the entries of those dates only.
+        parsed = parse_import(text, options)
+        if parsed.rows:
+            start = min(row.local_date for row in parsed.rows)
+            last = max(row.local_date for row in parsed.rows)
+            end = last + timedelta(days=1) if last < date.max else last
+            keys = await self._repo.entry_keys(family.id, start, end)
             existing = [ExistingEntry(k.local_date, Money(k.amount_minor, k.currency), k.note) for k in keys]
-        parsed = parse_import(text, options, existing)
+            parsed = parse_import(text, options, existing)
         categories = {c.name.casefold(): c for c in await self._repo.categories(family.id)}
         fresh = [row for row in parsed.rows if not row.duplicate]
         duplicates = [row for row in parsed.rows if row.duplicate]
