@@ -172,7 +172,12 @@ class LedgerService:
             opening_balance_minor=opening.minor,
             created_at=self._clock.now(),
         )
-        await self._repo.add(row)
+        try:
+            # Two requests naming the same new one at once: the unique name decides, the loser gets a 409.
+            async with self._session.begin_nested():
+                await self._repo.add(row)
+        except IntegrityError:
+            raise Conflict("finance.account_exists", "An account with this name exists") from None
         return AccountDTO.of(row, opening.minor)
 
     async def update_account(
@@ -248,7 +253,12 @@ class LedgerService:
             parent_id=parent_id,
             created_at=self._clock.now(),
         )
-        await self._repo.add(row)
+        try:
+            # Two requests naming the same new one at once: the unique name decides, the loser gets a 409.
+            async with self._session.begin_nested():
+                await self._repo.add(row)
+        except IntegrityError:
+            raise Conflict("finance.category_exists", "A category with this name exists") from None
         return CategoryDTO.of(row)
 
     async def update_category(

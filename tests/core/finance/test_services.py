@@ -393,3 +393,18 @@ async def test_summary_export_and_import(container: Container) -> None:
     with pytest.raises(NotFound):
         async with container.unit_of_work(write=False) as uow:
             await ReportService(uow).summary(await new_user(container, 9), family, start, end)
+
+
+async def test_the_same_new_account_twice_at_once_is_one_account_and_one_conflict(container: Container) -> None:
+    ann = await new_user(container, 1)
+    family = await personal(container, ann)
+
+    async def create() -> str:
+        try:
+            async with container.unit_of_work(write=True) as uow:
+                await LedgerService(uow).create_account(ann, family, name="Savings", kind="savings")
+        except Conflict:
+            return "conflict"
+        return "created"
+
+    assert sorted(await asyncio.gather(create(), create(), create())) == ["conflict", "conflict", "created"]
