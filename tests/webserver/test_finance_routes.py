@@ -123,6 +123,7 @@ async def test_another_familys_ids_are_404_on_every_route(client: Client) -> Non
         ("POST", f"/categories/{category}/merge", {"into_id": category + 1}),
         ("GET", f"/transactions/{entry}", None),
         ("GET", f"/transactions/{entry}?family_id={fid}", None),
+        ("GET", f"/transactions/{entry}/history", None),
         ("PATCH", f"/transactions/{entry}", {"note": "x"}),
         ("DELETE", f"/transactions/{entry}", None),
         ("POST", "/transactions", {"kind": "expense", "account_id": account, "amount": "1"}),
@@ -274,6 +275,14 @@ async def test_ledger_reports_export_and_import(client: Client) -> None:
 
     await ann.call("DELETE", f"/transactions/{moved['out_leg']['id']}", 204)
     await ann.call("GET", f"/transactions/{moved['in_leg']['id']}", 404)
+    history = await ann.call("GET", f"/transactions/{made['id']}/history", 200)
+    assert [(h["action"], h["user_id"]) for h in history["items"]] == [("create", ann.id), ("update", ann.id)]
+    assert (history["items"][1]["before"]["amount_minor"], history["items"][1]["after"]["amount_minor"]) == (
+        -25000,
+        -20000,
+    )
+    kept = await ann.call("GET", f"/transactions/{moved['in_leg']['id']}/history", 200)
+    assert [h["action"] for h in kept["items"]] == ["create", "delete"]
 
 
 async def test_client_errors_are_json_never_500(client: Client) -> None:

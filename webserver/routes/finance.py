@@ -27,6 +27,7 @@ from webserver.schemas.finance import (
     CategoryList,
     CategoryOut,
     CategoryPatch,
+    EditList,
     ExportQuery,
     FamilyIn,
     FamilyList,
@@ -574,6 +575,23 @@ async def create_transfer(request: web.Request, body: TransferIn, query: FamilyQ
 async def get_transaction(request: web.Request, query: FamilyQuery) -> web.StreamResponse:
     found = await LedgerService(request[UOW]).get(_user(request), query.family_id, _id(request, "transaction_id"))
     return respond(TransactionOut, found)
+
+
+@route(
+    "GET",
+    f"{PREFIX}/transactions/{ID % 'transaction_id'}/history",
+    summary="Who changed a transaction, when, and its values before and after",
+    description="Kept after the transaction is deleted.",
+    tags=TAGS,
+    auth=True,
+    query=FamilyQuery,
+    response=EditList,
+    errors=[404],
+    uow="read",
+)
+async def transaction_history(request: web.Request, query: FamilyQuery) -> web.StreamResponse:
+    found = await LedgerService(request[UOW]).history(_user(request), query.family_id, _id(request, "transaction_id"))
+    return respond(EditList, {"items": found})
 
 
 @route(

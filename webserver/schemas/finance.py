@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -217,6 +217,18 @@ class TransactionOut(_Out):
     @classmethod
     def _rate(cls, value: object) -> str:
         return str(value)
+
+
+class EditOut(BaseModel):
+    action: Literal["create", "update", "delete"]
+    user_id: int | None
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class EditList(BaseModel):
+    items: list[EditOut]
 
 
 class TransferOut(BaseModel):
