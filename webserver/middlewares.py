@@ -116,7 +116,9 @@ def _error_for(exc: Exception, request: web.Request, request_id: str) -> web.Res
         return error_response(exc)
     if isinstance(exc, DomainError):
         return error_response(ApiError.from_domain(exc))
-    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.path})
+    log.error(
+        "unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.path}
+    )
     return error_response(ApiError(500, "Internal server error"))
 
 
