@@ -41,7 +41,9 @@ _QUERY_INVALID = "query is too old and response timeout expired or query ID is i
 _WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
-_POLL_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+_POLL_CONFLICT = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
 
 _BUTTON_ACTIONS = (
     "url",
@@ -103,7 +105,9 @@ async def call_method(state: FakeTelegramState, bot: BotState, method: str, raw:
 
 
 def telegram_error(error_code: int, description: str) -> web.Response:
-    return web.json_response({"ok": False, "error_code": error_code, "description": description}, status=error_code)
+    return web.json_response(
+        {"ok": False, "error_code": error_code, "description": description}, status=error_code
+    )
 
 
 async def handle_bot_api(request: web.Request) -> web.Response:
@@ -166,7 +170,7 @@ def _check_reply_markup(markup: Any, *, inline_only: bool) -> JsonDict | None:
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request('field "inline_keyboard" must be an Array of Arrays')
+            raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
         for row in rows:
             for button in row:
                 _check_inline_button(button)
@@ -176,7 +180,7 @@ def _check_reply_markup(markup: Any, *, inline_only: bool) -> JsonDict | None:
     if "keyboard" in markup:
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request('field "keyboard" must be an Array of Arrays')
+            raise bad_request("field \"keyboard\" must be an Array of Arrays")
         for row in rows:
             for button in row:
                 text = button.get("text") if isinstance(button, dict) else button
@@ -466,7 +470,9 @@ async def send_document(ctx: CallContext) -> JsonDict:
 async def edit_message_text(ctx: CallContext) -> JsonDict:
     chat, message = _editable_message(ctx)
     text, entities = _message_text(ctx.params)
-    markup = _check_reply_markup(ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True)
+    markup = _check_reply_markup(
+        ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True
+    )
     if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
         raise bad_request(_NOT_MODIFIED)
     link_preview = ctx.params.json_object("link_preview_options", what="link preview options")
@@ -483,7 +489,9 @@ async def edit_message_text(ctx: CallContext) -> JsonDict:
 @_method("editMessageReplyMarkup")
 async def edit_message_reply_markup(ctx: CallContext) -> JsonDict:
     chat, message = _editable_message(ctx)
-    markup = _check_reply_markup(ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True)
+    markup = _check_reply_markup(
+        ctx.params.json_value("reply_markup", what="reply keyboard markup"), inline_only=True
+    )
     if markup == message.reply_markup:
         raise bad_request(_NOT_MODIFIED)
     message.reply_markup = markup

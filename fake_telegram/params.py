@@ -67,7 +67,7 @@ class Params:
             return "true" if value else "false"
         if isinstance(value, int | float | str):
             return str(value)
-        raise bad_request(f'field "{name}" must be of type String')
+        raise bad_request(f"field \"{name}\" must be of type String")
 
     def require_string(self, name: str, missing: str) -> str:
         value = self.string(name, missing=missing)
@@ -86,7 +86,7 @@ class Params:
             return int(value)
         if isinstance(value, str) and _INT_RE.match(value.strip()):
             return int(value.strip())
-        raise bad_request(f'field "{name}" must be of type Integer')
+        raise bad_request(f"field \"{name}\" must be of type Integer")
 
     def require_integer(self, name: str, missing: str) -> int:
         value = self.integer(name, missing=missing)
@@ -103,7 +103,7 @@ class Params:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise bad_request(f'field "{name}" must be of type Boolean')
+        raise bad_request(f"field \"{name}\" must be of type Boolean")
 
     def json_value(self, name: str, *, what: str) -> Any:
         """A nested object or array; forms send it JSON-encoded, JSON bodies natively."""
