@@ -171,17 +171,19 @@ async def edit_draft(
             if target is not None:
                 await target.edit_text(_("Cancelled."))
             return
-        draft = await drafts.get(user.id, draft_id)
         if action == CATEGORIES:
-            found = await LedgerService(uow).categories(user.id, draft.family_id, kind=draft.kind)
-            markup = category_keyboard(draft.id, found)
+            draft, choices = await drafts.category_choices(user.id, draft_id)
+            markup = category_keyboard(draft.id, choices)
         elif action == ACCOUNTS:
-            markup = account_keyboard(draft.id, await LedgerService(uow).accounts(user.id, draft.family_id))
+            draft, accounts_found = await drafts.account_choices(user.id, draft_id)
+            markup = account_keyboard(draft.id, accounts_found)
         else:
             if action == SET_CATEGORY:
                 draft = await drafts.set_category(user.id, draft_id, callback_data.item)
             elif action == SET_ACCOUNT:
                 draft = await drafts.set_account(user.id, draft_id, callback_data.item)
+            else:
+                draft = await drafts.get(user.id, draft_id)
             markup = draft_keyboard(draft.id)
     except DomainError as error:
         await query.answer(problem(error), show_alert=True)

@@ -13,7 +13,7 @@ from core.container import UnitOfWork
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.finance.config import FinanceConfig
 from core.finance.dates import local_date
-from core.finance.dto import TransactionDTO
+from core.finance.dto import AccountDTO, CategoryDTO, TransactionDTO
 from core.finance.families import FamilyService
 from core.finance.ledger import LedgerService
 from core.finance.money import Money
@@ -120,6 +120,15 @@ class DraftService:
             # Someone else's buttons (a forwarded message): the draft does not exist for them.
             raise draft_expired()
         return draft
+
+    async def category_choices(self, user_id: int, draft_id: str) -> tuple[EntryDraft, list[CategoryDTO]]:
+        """The draft and the categories it may take (its kind's, in its family)."""
+        draft = await self.get(user_id, draft_id)
+        return draft, await LedgerService(self._uow).categories(user_id, draft.family_id, kind=draft.kind)
+
+    async def account_choices(self, user_id: int, draft_id: str) -> tuple[EntryDraft, list[AccountDTO]]:
+        draft = await self.get(user_id, draft_id)
+        return draft, await LedgerService(self._uow).accounts(user_id, draft.family_id)
 
     async def set_category(self, user_id: int, draft_id: str, category_id: int) -> EntryDraft:
         draft = await self.get(user_id, draft_id)
