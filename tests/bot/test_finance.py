@@ -213,3 +213,16 @@ async def test_linking_refused_when_both_accounts_share_a_family(tmp_path: Any, 
         # Nothing was dropped: the bare account and its membership are still there.
         async with container.unit_of_work(write=False) as uow:
             assert len(await FamilyService(uow).members(target, family.id)) == 2
+
+
+async def test_family_switch_changes_where_entries_go(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        await enter(harness, ANN, "5 tea")
+        async with harness.container.unit_of_work(write=True) as uow:
+            await FamilyService(uow).create(await user_id(harness, ANN), name="Work")
+        [overview] = await harness.send(ANN, "/family")
+        assert "Family: Work" in overview["text"]
+        [switched] = await harness.press(ANN, overview["message_id"], buttons(overview)["Switch to My household"])
+        assert switched["text"] == "Active family: My household"
+        [today] = await harness.send(ANN, "/today")
+        assert "-$5.00 tea" in today["text"]
