@@ -408,3 +408,22 @@ async def test_the_same_new_account_twice_at_once_is_one_account_and_one_conflic
         return "created"
 
     assert sorted(await asyncio.gather(create(), create(), create())) == ["conflict", "conflict", "created"]
+
+
+async def test_a_one_time_invite_taken_by_two_at_once_admits_one(container: Container) -> None:
+    ids = [await new_user(container, i) for i in range(1, 5)]
+    family = await personal(container, ids[0])
+    async with container.unit_of_work(write=True) as uow:
+        issued = await FamilyService(uow).invite(ids[0], family)
+
+    async def accept(user: int) -> str:
+        try:
+            async with container.unit_of_work(write=True) as uow:
+                await FamilyService(uow).accept(user, issued.code)
+        except NotFound:
+            return "refused"
+        return "joined"
+
+    assert sorted(await asyncio.gather(*(accept(user) for user in ids[1:]))) == ["joined", "refused", "refused"]
+    async with container.unit_of_work(write=False) as uow:
+        assert len(await FamilyService(uow).members(ids[0], family)) == 2
