@@ -29,6 +29,7 @@ from storage.models.finance import (
     Family,
     FamilyMember,
     IdempotencyKey,
+    KeywordAlias,
     Transaction,
     TransactionEdit,
 )
@@ -80,6 +81,13 @@ def _note(note: str) -> str:
     if len(cleaned) > MAX_NOTE:
         raise ValidationFailed("finance.note_too_long", f"A note has at most {MAX_NOTE} characters")
     return cleaned
+
+
+def _keyword(keyword: str) -> str:
+    word = keyword.strip().lower()
+    if not word or len(word) > MAX_NAME or not word.isprintable() or any(char.isspace() for char in word):
+        raise ValidationFailed("finance.keyword_invalid", f"A keyword is one word of at most {MAX_NAME} characters")
+    return word
 
 
 def _amount(amount: Decimal, currency: str) -> Money:
@@ -305,6 +313,33 @@ class LedgerService:
         await self._session.flush()
         await self._session.refresh(target)
         return CategoryDTO.of(target), moved
+
+    # --- keyword aliases (quick entry's rules: this word means this category) ------------------------------------
+
+    async def keywords(self, user_id: int, family_id: int | None) -> dict[str, int]:
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        return dict(sorted((await self._repo.aliases(family.id)).items()))
+
+    async def set_keyword(self, user_id: int, family_id: int | None, keyword: str, category_id: int) -> dict[str, int]:
+        family, _ = await self._scope(user_id, family_id, Action.MANAGE)
+        word = _keyword(keyword)
+        category = await self._repo.category(family.id, category_id)
+        if category is None:
+            raise category_not_found()
+        row = await self._repo.alias(family.id, word)
+        if row is None:
+            await self._repo.add(KeywordAlias(family_id=family.id, keyword=word, category_id=category.id))
+        else:
+            row.category_id = category.id
+            await self._session.flush()
+        return await self.keywords(user_id, family.id)
+
+    async def remove_keyword(self, user_id: int, family_id: int | None, keyword: str) -> None:
+        family, _ = await self._scope(user_id, family_id, Action.MANAGE)
+        row = await self._repo.alias(family.id, _keyword(keyword))
+        if row is None:
+            raise NotFound("finance.keyword_not_found", "No such keyword")
+        await self._repo.remove(row)
 
     # --- exchange rates ------------------------------------------------------------------------------------
 

@@ -176,6 +176,16 @@ class FinanceRepository:
         )
         return {keyword: category_id for keyword, category_id in result}
 
+    async def alias(self, family_id: int, keyword: str) -> KeywordAlias | None:
+        result = await self.session.execute(
+            select(KeywordAlias).where(KeywordAlias.family_id == family_id, KeywordAlias.keyword == keyword)
+        )
+        return result.scalar_one_or_none()
+
+    async def remove(self, row: Base) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
     async def categorised_notes(self, family_id: int, *, limit: int = 500) -> list[tuple[str, int]]:
         """(note, category id) of the newest categorised entries: what the category guess learns from."""
         result = await self.session.execute(

@@ -142,6 +142,10 @@ async def test_another_familys_ids_are_404_on_every_route(client: Client) -> Non
         ("POST", f"/rates?family_id={fid}", {"currency": "USD", "date": "2026-01-01", "rate": "1.1"}),
         ("GET", "/transactions/99999999999", None),
         ("POST", f"/accounts?family_id={fid}", {"name": "x"}),
+        ("GET", f"/keywords?family_id={fid}", None),
+        ("PUT", f"/keywords/coffee?family_id={fid}", {"category_id": category}),
+        ("PUT", "/keywords/coffee", {"category_id": category}),
+        ("DELETE", f"/keywords/coffee?family_id={fid}", None),
         ("GET", f"/categories?family_id={fid}", None),
         ("POST", f"/categories?family_id={fid}", {"name": "x"}),
         ("POST", f"/transfers?family_id={fid}", {"from_account_id": account, "to_account_id": account, "amount": "1"}),
@@ -153,7 +157,7 @@ async def test_another_familys_ids_are_404_on_every_route(client: Client) -> Non
     for operation in finance_routes.create_api().operations:
         if operation.handler.__name__ in own:
             continue
-        pattern = re.sub(r"\{\w+(?::[^}]*)?\}", r"\\d+", operation.path.removeprefix(API)) + r"(\?.*)?$"
+        pattern = re.sub(r"\{\w+(?::[^}]*)?\}", r"[^/?]+", operation.path.removeprefix(API)) + r"(\?.*)?$"
         assert any(m == operation.method and re.match(pattern, p) for m, p, _ in probes), operation.path
     # Nothing of Ann's changed.
     assert (await ann.call("GET", f"/transactions/{entry}", 200))["note"] == ""
@@ -275,6 +279,13 @@ async def test_ledger_reports_export_and_import(client: Client) -> None:
 
     await ann.call("DELETE", f"/transactions/{moved['out_leg']['id']}", 204)
     await ann.call("GET", f"/transactions/{moved['in_leg']['id']}", 404)
+    # Keywords: quick entry's own rules; words are one lower-case word.
+    keywords = await ann.call("PUT", "/keywords/%D0%9A%D0%BE%D1%84%D0%B5", 200, json={"category_id": cats["Cafe"]})
+    assert keywords["items"]["кофе"] == cats["Cafe"]
+    for bad in ("two%20words", "nul%00", "x" * 65):
+        await ann.call("PUT", f"/keywords/{bad}", 422, json={"category_id": cats["Cafe"]})
+    await ann.call("DELETE", "/keywords/кофе", 204)
+    await ann.call("DELETE", "/keywords/кофе", 404)
     history = await ann.call("GET", f"/transactions/{made['id']}/history", 200)
     assert [(h["action"], h["user_id"]) for h in history["items"]] == [("create", ann.id), ("update", ann.id)]
     assert (history["items"][1]["before"]["amount_minor"], history["items"][1]["after"]["amount_minor"]) == (

@@ -42,6 +42,8 @@ from webserver.schemas.finance import (
     InviteList,
     InviteOut,
     IssuedInviteOut,
+    KeywordIn,
+    KeywordList,
     ListQuery,
     MemberList,
     MemberOut,
@@ -464,6 +466,58 @@ async def merge_category(request: web.Request, body: MergeIn, query: FamilyQuery
         _user(request), query.family_id, _id(request, "category_id"), body.into_id
     )
     return model_response(MergeOut(category=CategoryOut.model_validate(target), moved=moved))
+
+
+@route(
+    "GET",
+    f"{PREFIX}/keywords",
+    summary="Quick entry's keywords",
+    description="Each word files a quick entry under its category; they win over what history suggests.",
+    tags=TAGS,
+    auth=True,
+    query=FamilyQuery,
+    response=KeywordList,
+    errors=[404],
+    uow="read",
+)
+async def list_keywords(request: web.Request, query: FamilyQuery) -> web.StreamResponse:
+    found = await LedgerService(request[UOW]).keywords(_user(request), query.family_id)
+    return respond(KeywordList, {"items": found})
+
+
+@route(
+    "PUT",
+    PREFIX + "/keywords/{keyword}",
+    summary="File a keyword under a category",
+    tags=TAGS,
+    auth=True,
+    body=KeywordIn,
+    query=FamilyQuery,
+    response=KeywordList,
+    errors=[403, 404],
+    uow="write",
+)
+async def set_keyword(request: web.Request, body: KeywordIn, query: FamilyQuery) -> web.StreamResponse:
+    found = await LedgerService(request[UOW]).set_keyword(
+        _user(request), query.family_id, request.match_info["keyword"], body.category_id
+    )
+    return respond(KeywordList, {"items": found})
+
+
+@route(
+    "DELETE",
+    PREFIX + "/keywords/{keyword}",
+    summary="Forget a keyword",
+    tags=TAGS,
+    auth=True,
+    query=FamilyQuery,
+    status=204,
+    errors=[403, 404, 422],
+    uow="write",
+)
+async def delete_keyword(request: web.Request, query: FamilyQuery) -> web.StreamResponse:
+    await LedgerService(request[UOW]).remove_keyword(_user(request), query.family_id, request.match_info["keyword"])
+    return web.Response(status=204)
 
 
 # --- transactions ---------------------------------------------------------------------------------------------------

@@ -162,6 +162,14 @@ class CategoryList(BaseModel):
     items: list[CategoryOut]
 
 
+class KeywordIn(InputModel):
+    category_id: int = Field(ge=1, le=DB_ID)
+
+
+class KeywordList(BaseModel):
+    items: dict[str, int] = Field(description="keyword -> category id")
+
+
 class MergeOut(BaseModel):
     category: CategoryOut
     moved: int
