@@ -149,15 +149,17 @@ class ReportService:
                 key = str(r.category_id) if r.category_id is not None else "none"
                 groups.append(SummaryGroup(key, label, r.kind, r.base_total_minor, r.count))
         elif group_by == "member":
-            for author, kind, total in sorted(
-                await self._repo.summary_by_member(family.id, start, end), key=lambda t: (t[1], t[2])
-            ):
-                name = display_name(await self._users.get(author) if author is not None else None, author)
-                groups.append(SummaryGroup(str(author) if author is not None else "none", name, kind, total, 0))
+            found = await self._repo.summary_by(family.id, start, end, by="member")
+            for author, kind, total, count in sorted(found, key=lambda t: (t[1], t[2] if t[1] == "expense" else -t[2])):
+                author_id = author if isinstance(author, int) else None
+                name = display_name(await self._users.get(author_id) if author_id is not None else None, author_id)
+                groups.append(
+                    SummaryGroup(str(author_id) if author_id is not None else "none", name, kind, total, count)
+                )
         else:
-            for kind in ("expense", "income"):
-                for day, total in await self._repo.daily_totals(family.id, start, end, kind=kind):
-                    groups.append(SummaryGroup(day.isoformat(), day.isoformat(), kind, total, 0))
+            for day, kind, total, count in await self._repo.summary_by(family.id, start, end, by="day"):
+                label = day.isoformat() if isinstance(day, date) else str(day)
+                groups.append(SummaryGroup(label, label, kind, total, count))
         return SummaryDTO(family.id, start, end, family.base_currency, income, expense, group_by, groups)
 
     async def chart(

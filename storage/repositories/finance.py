@@ -390,19 +390,23 @@ class FinanceRepository:
             row.active_family_id = family_id
         await self.session.flush()
 
-    async def summary_by_member(self, family_id: int, start: date, end: date) -> list[tuple[int | None, str, int]]:
-        """(author id, kind, base total) of [start, end), transfers left out."""
+    async def summary_by(
+        self, family_id: int, start: date, end: date, *, by: str
+    ) -> list[tuple[int | date | None, str, int, int]]:
+        """(author id or day, kind, base total, count) of [start, end), transfers left out; `by` is member or day."""
+        column = Transaction.author_id if by == "member" else Transaction.local_date
         result = await self.session.execute(
-            select(Transaction.author_id, Transaction.kind, func.sum(Transaction.base_amount_minor))
+            select(column, Transaction.kind, func.sum(Transaction.base_amount_minor), func.count())
             .where(
                 Transaction.family_id == family_id,
                 Transaction.local_date >= start,
                 Transaction.local_date < end,
                 Transaction.kind.in_(("expense", "income")),
             )
-            .group_by(Transaction.author_id, Transaction.kind)
+            .group_by(column, Transaction.kind)
+            .order_by(column, Transaction.kind)
         )
-        return [(author, kind, int(total)) for author, kind, total in result]
+        return [(key, kind, int(total), int(count)) for key, kind, total, count in result]
 
     async def last_authored(self, family_id: int, user_id: int) -> Transaction | None:
         result = await self.session.execute(

@@ -364,14 +364,19 @@ async def test_summary_export_and_import(container: Container) -> None:
         reports = ReportService(uow)
         by_category = await reports.summary(ann, family, start, end)
         by_member = await reports.summary(bob, family, start, end, group_by="member")
+        by_day = await reports.summary(bob, family, start, end, group_by="day")
         png = await reports.chart(ann, family, start, end)
         csv_text = await reports.export_csv(ann, family, start, end)
     assert (by_category.income_minor, by_category.expense_minor) == (100000, -30000)
     assert [(g.label, g.total_minor) for g in by_category.groups if g.kind == "expense"] == [("☕ Cafe", -30000)]
-    assert {(g.label, g.total_minor) for g in by_member.groups if g.kind == "expense"} == {
-        ("Ann", -25000),
-        ("Bob", -5000),
-    }
+    assert [(g.label, g.total_minor, g.count) for g in by_member.groups if g.kind == "expense"] == [
+        ("Ann", -25000, 1),
+        ("Bob", -5000, 1),
+    ]
+    assert [(g.key, g.kind, g.total_minor, g.count) for g in by_day.groups] == [
+        ("2026-11-05", "expense", -30000, 2),
+        ("2026-11-05", "income", 100000, 1),
+    ]
     assert png.startswith(b"\x89PNG")
     lines = csv_text.strip().splitlines()
     assert len(lines) == 4
