@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.finance_month [--url postgresql+asyncpg://...] [--rows 100000]
 
 Builds the container as run.py does, on a fresh SQLite file (or the given database, migrated), fills one family with
-`rows` entries spread over two years, then times ReportService.summary for one month (by category and by member) and
+`rows` entries spread over two years, then times adding an entry (the services behind POST /transactions and behind
+a quick entry's message and tap, without HTTP), ReportService.summary for one month (by category and by member) and
 a transactions page at the start and deep in the ledger (cursor paging: both should cost the same). Prints the
 medians and the query plan of the month summary. Nothing here is asserted; the issue's target is under 100 ms.
 """
@@ -23,8 +24,10 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from core.clock import ManualClock
+from core.finance.drafts import DraftService
 from core.finance.families import FamilyService
 from core.finance.ledger import EntryFilter, LedgerService
+from core.finance.quick_entry import Refusal
 from core.finance.reports import ReportService
 from core.settings import load_settings
 from core.users.dto import TelegramProfile
@@ -108,6 +111,21 @@ async def main(url: str | None, rows: int) -> None:
         async with container.unit_of_work(write=False) as uow:
             await LedgerService(uow).entries(user.id, family.id, EntryFilter(), limit=50, cursor=cursor)
 
+    async def create() -> None:
+        async with container.unit_of_work(write=True) as uow:
+            await LedgerService(uow).create(
+                user.id, family.id, kind="expense", account_id=account, amount=Decimal("4.20"), note="coffee"
+            )
+
+    async def quick_entry() -> None:
+        async with container.unit_of_work(write=True) as uow:
+            draft = await DraftService(uow).propose(user.id, "250 coffee", locale="en")
+        assert not isinstance(draft, Refusal)
+        async with container.unit_of_work(write=True) as uow:
+            await DraftService(uow).save(user.id, draft.id)
+
+    await timed("add an entry (the REST path's service)", 30, create)
+    await timed("quick entry: draft, then save", 30, quick_entry)
     await timed("month summary by category", 30, lambda: summary("category"))
     await timed("month summary by member", 30, lambda: summary("member"))
     await timed("transactions, first page", 30, lambda: page(None))
