@@ -213,7 +213,11 @@ class LedgerService:
             row.kind = kind
         if archived is not None:
             row.archived = archived
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            # A concurrent rename took the name first.
+            raise Conflict("finance.account_exists", "An account with this name exists") from None
         return await self.account(user_id, family.id, row.id)
 
     # --- categories ----------------------------------------------------------------------------------------
@@ -292,7 +296,11 @@ class LedgerService:
             row.emoji = emoji[:16] or None
         if archived is not None:
             row.archived = archived
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            # A concurrent rename took the name first.
+            raise Conflict("finance.category_exists", "A category with this name exists") from None
         return CategoryDTO.of(row)
 
     async def merge_categories(
