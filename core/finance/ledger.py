@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -108,6 +109,16 @@ def snapshot(row: Transaction) -> dict[str, Any]:
         "local_date": row.local_date.isoformat(),
         "note": row.note,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    kind: str
+    # Positive, in the account's currency.
+    amount: Money
+    local_day: date
+    note: str = ""
+    category_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +511,63 @@ class LedgerService:
             claimed.transaction_id = row.id
             await self._session.flush()
         return TransactionDTO.of(row)
+
+    async def create_batch(
+        self, user_id: int, family_id: int | None, account_id: int, entries: Sequence[NewEntry], *, source: str
+    ) -> int:
+        """Many expenses and incomes into one account at once (an import): one membership check, one rate look-up
+        per day, two flushes; each entry's creation is still recorded in the history."""
+        family, _ = await self._scope(user_id, family_id, Action.WRITE_OWN)
+        account = await self._account(family, account_id)
+        categories = {row.id: row.kind for row in await self._repo.categories(family.id, include_archived=True)}
+        rates: dict[date, Decimal] = {}
+        now = self._clock.now()
+        rows = []
+        for entry in entries:
+            if entry.amount.currency != account.currency:
+                raise ValidationFailed(
+                    "finance.currency_mismatch", f"Entries of this account are in {account.currency}"
+                )
+            if entry.amount.minor <= 0 or entry.kind not in ("expense", "income"):
+                raise ValidationFailed("finance.amount_not_positive", "Entries have a positive amount and a kind")
+            if entry.local_day not in rates:
+                rates[entry.local_day] = await self._rate(family, account.currency, entry.local_day)
+            rate = rates[entry.local_day]
+            signed = entry.amount.minor if entry.kind == "income" else -entry.amount.minor
+            category = entry.category_id if categories.get(entry.category_id or 0) == entry.kind else None
+            rows.append(
+                Transaction(
+                    family_id=family.id,
+                    kind=entry.kind,
+                    account_id=account.id,
+                    category_id=category,
+                    amount_minor=signed,
+                    currency=account.currency,
+                    rate_to_base=rate,
+                    base_amount_minor=Money(signed, account.currency).convert(rate, family.base_currency).minor,
+                    local_date=entry.local_day,
+                    note=_note(entry.note),
+                    author_id=user_id,
+                    source=source,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        self._session.add_all(rows)
+        await self._session.flush()
+        self._session.add_all(
+            TransactionEdit(
+                family_id=family.id,
+                transaction_id=row.id,
+                action="create",
+                user_id=user_id,
+                at=now,
+                after=snapshot(row),
+            )
+            for row in rows
+        )
+        await self._session.flush()
+        return len(rows)
 
     async def transfer(
         self,

@@ -12,7 +12,7 @@ from core.finance.csv_io import ExistingEntry, ExportRow, ImportOptions, LineErr
 from core.finance.dates import local_date, month_bounds
 from core.finance.dto import SummaryDTO, SummaryGroup
 from core.finance.errors import ChartUnavailable
-from core.finance.ledger import LedgerService
+from core.finance.ledger import LedgerService, NewEntry
 from core.finance.money import Money, currency_exponent
 from core.finance.policy import Action, require
 from core.finance.scope import display_name, membership
@@ -251,20 +251,19 @@ class ReportService:
         duplicates = [row for row in parsed.rows if row.duplicate]
         created = 0
         if not dry_run:
+            entries = []
             for row in fresh:
                 if row.amount.currency != account.currency:
                     raise ValidationFailed("finance.import_currency", f"Line {row.line} is not in {account.currency}")
                 category = categories.get((row.category or "").casefold())
-                await ledger.create(
-                    user_id,
-                    family.id,
-                    kind=row.kind,
-                    account_id=account.id,
-                    amount=abs(row.amount.to_decimal()),
-                    category_id=category.id if category is not None and category.kind == row.kind else None,
-                    local_day=row.local_date,
-                    note=row.note,
-                    source="import",
+                entries.append(
+                    NewEntry(
+                        kind=row.kind,
+                        amount=Money(abs(row.amount.minor), row.amount.currency),
+                        local_day=row.local_date,
+                        note=row.note,
+                        category_id=category.id if category is not None else None,
+                    )
                 )
-                created += 1
+            created = await ledger.create_batch(user_id, family.id, account.id, entries, source="import")
         return ImportReport(dry_run, created, fresh, duplicates, parsed.errors)

@@ -392,6 +392,14 @@ async def test_summary_export_and_import(container: Container) -> None:
         assert (dry.created, len(dry.planned), len(dry.duplicates), len(dry.errors)) == (0, 1, 3, 1)
         done = await ReportService(uow).import_csv(ann, family, extra, account_id=cash, options=options, dry_run=False)
         assert done.created == 1
+        [bagel] = (await LedgerService(uow).entries(ann, family, EntryFilter(text="bagel"))).items
+        assert (bagel.amount_minor, bagel.category_id, bagel.source, bagel.author_id) == (
+            -350,
+            cats["Cafe"],
+            "import",
+            ann,
+        )
+        assert [h["action"] for h in await LedgerService(uow).history(ann, family, bagel.id)] == ["create"]
     async with container.unit_of_work(write=True) as uow:
         again = await ReportService(uow).import_csv(ann, family, extra, account_id=cash, options=options, dry_run=False)
     assert (again.created, len(again.duplicates)) == (0, 4)
