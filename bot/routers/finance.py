@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
@@ -263,7 +265,7 @@ async def month(message: Message, command: CommandObject, user: UserDTO, uow: Un
         await message.answer(problem(error))
         return
     header = _("{start} to {end}").format(
-        start=report.by_category.start.isoformat(), end=report.by_category.end.isoformat()
+        start=report.by_category.start.isoformat(), end=(report.by_category.end - timedelta(days=1)).isoformat()
     )
     await message.answer("\n".join([header, *summary_lines(report.by_category, report.by_member, locale)]))
     if report.chart_png is not None:

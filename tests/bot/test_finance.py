@@ -63,6 +63,7 @@ async def test_type_save_month_join_and_export(tmp_path: Any, database_url: str)
         text, photo, trend = await harness.send(ANN, "/month")
         assert "Expense: $250.00" in text["text"]
         assert "☕ Cafe: $250.00" in text["text"]
+        assert text["text"].startswith("2030-01-01 to 2030-01-31")
         assert photo["media"]["type"] == "photo"
         assert base64.b64decode(photo["media"]["data"]).startswith(b"\x89PNG")
         assert base64.b64decode(trend["media"]["data"]).startswith(b"\x89PNG")
