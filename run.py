@@ -49,6 +49,8 @@ from core.auth.service import AuthConfig
 from core.clock import Clock, SystemClock
 from core.container import Container
 from core.errors import DomainError
+from core.finance.charts import ChartRenderer
+from core.finance.config import FinanceConfig
 from core.identity.service import IdentityConfig
 from core.jobs import create_scheduler, maintenance_jobs
 from core.logging import setup_logging
@@ -274,7 +276,25 @@ def feature_configs(settings: Settings) -> list[object]:
         wallet_config(settings),
         profiles_config(settings),
         access_config(settings),
+        finance_config(settings),
     ]
+
+
+def finance_config(settings: Settings) -> FinanceConfig:
+    fin = settings.finance
+    return FinanceConfig(
+        default_currency=fin.default_currency,
+        default_time_zone=fin.default_time_zone,
+        invite_ttl=timedelta(hours=fin.invite_ttl_hours),
+        invite_max_ttl=timedelta(days=fin.invite_max_ttl_days),
+        draft_ttl=timedelta(hours=fin.draft_ttl_hours),
+        undo_window=timedelta(minutes=fin.undo_window_minutes),
+        idempotency_ttl=timedelta(hours=fin.idempotency_ttl_hours),
+        # Long-lived: its thread pool is shut down in Runtime.stop.
+        charts=ChartRenderer(
+            workers=fin.chart_workers, max_pending=fin.chart_max_pending, timeout=fin.chart_timeout_seconds
+        ),
+    )
 
 
 def build_container(
@@ -532,6 +552,7 @@ class Runtime:
         if self.fake_telegram is not None:
             await self.fake_telegram.stop()
         if self.container is not None:
+            self.container.config(FinanceConfig).charts.close()
             await self.container.close()
         if self.limits_storage is not None:
             await close_limits_storage(self.limits_storage)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 # Telegram allows 1-64 characters of [A-Za-z0-9_-] in a start parameter.
 _PAYLOAD = re.compile(r"^(?P<kind>[a-z]+)_(?P<value>[A-Za-z0-9_-]{1,60})$")
-KNOWN_KINDS = frozenset({"ref", "link"})
+KNOWN_KINDS = frozenset({"ref", "link", "join"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from core.access import jobs as access_jobs
 from core.auth import jobs as auth_jobs
 from core.container import Container
+from core.finance import jobs as finance_jobs
 from core.identity import jobs as identity_jobs
 from core.profiles import jobs as profiles_jobs
 from core.rewards import jobs as rewards_jobs
@@ -40,6 +41,7 @@ def maintenance_jobs(container: Container, *, purge_interval: int) -> list[Job]:
         Job("purge-expired-binding-codes", lambda: identity_jobs.purge_expired_codes(container), purge_interval),
         Job("purge-expired-cooldowns", lambda: rewards_jobs.purge_expired_cooldowns(container), purge_interval),
         Job("purge-expired-profile-logins", lambda: profiles_jobs.purge_expired_logins(container), purge_interval),
+        Job("purge-idempotency-keys", lambda: finance_jobs.purge_idempotency_keys(container), purge_interval),
         # A store that restarted empty gets the denylist back within a minute.
         Job("warm-denylist", lambda: auth_jobs.warm_denylist(container), DENYLIST_CHECK_SECONDS),
         Job("initial-admins", lambda: access_jobs.apply_initial_admins(container), purge_interval),

@@ -321,6 +321,17 @@ class ProfilesSettings(_Section):
     max_clients: int = Field(default=8, ge=1, le=1000)
     unread_max_dialogs: int = Field(default=50, ge=1, le=500)
     unread_per_dialog: int = Field(default=20, ge=1, le=100)
+class FinanceSettings(_Section):
+    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    default_time_zone: str = "UTC"
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    invite_max_ttl_days: int = Field(default=90, ge=1, le=365)
+    draft_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    undo_window_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    idempotency_ttl_hours: int = Field(default=48, ge=1, le=24 * 30)
+    chart_workers: int = Field(default=1, ge=1, le=8)
+    chart_max_pending: int = Field(default=4, ge=1, le=64)
+    chart_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
 
 class Settings(BaseSettings):
@@ -349,6 +360,7 @@ class Settings(BaseSettings):
     wallet: WalletSettings = WalletSettings()
     profiles: ProfilesSettings = ProfilesSettings()
     access: AccessSettings = AccessSettings()
+    finance: FinanceSettings = FinanceSettings()
 
     @classmethod
     def settings_customise_sources(

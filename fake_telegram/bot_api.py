@@ -431,6 +431,41 @@ async def send_message(ctx: CallContext) -> JsonDict:
     return bot.message_json(message)
 
 
+async def _send_media(ctx: CallContext, kind: str) -> JsonDict:
+    bot, params = ctx.bot, ctx.params
+    chat = _find_chat(bot, _require_chat_id(params))
+    upload = params.upload(kind)
+    caption = params.string("caption") or ""
+    if len(caption) > 1024:
+        raise bad_request("message caption is too long")
+    if kind == "photo" and not upload.data.startswith((b"\x89PNG", b"\xff\xd8")):
+        raise bad_request("IMAGE_PROCESS_FAILED")
+    markup = _check_reply_markup(params.json_value("reply_markup", what="reply keyboard markup"), inline_only=False)
+    message = StoredMessage(
+        message_id=bot.new_message_id(),
+        chat_id=chat.user["id"],
+        from_bot=True,
+        sender=bot.user_json(),
+        text=caption,
+        date=unix_now(),
+        reply_markup=markup,
+        media={"type": kind, "file_name": upload.filename, "mime_type": upload.content_type, "data": upload.data},
+    )
+    chat.messages[message.message_id] = message
+    bot.chat_changed(chat)
+    return bot.message_json(message)
+
+
+@_method("sendPhoto")
+async def send_photo(ctx: CallContext) -> JsonDict:
+    return await _send_media(ctx, "photo")
+
+
+@_method("sendDocument")
+async def send_document(ctx: CallContext) -> JsonDict:
+    return await _send_media(ctx, "document")
+
+
 @_method("editMessageText")
 async def edit_message_text(ctx: CallContext) -> JsonDict:
     chat, message = _editable_message(ctx)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _TRUE = frozenset({"true", "1", "yes"})
@@ -44,6 +46,16 @@ class Params:
 
     def has(self, name: str) -> bool:
         return self._value(name) is not None
+
+    def upload(self, name: str) -> UploadedFile:
+        """The file a field sends as "attach://<field>" (the fake keeps no files of its own, so ids are refused)."""
+        value = self.string(name)
+        if value is None:
+            raise bad_request(f"there is no {name} in the request")
+        found = self._raw.get(value.removeprefix("attach://")) if value.startswith("attach://") else None
+        if not isinstance(found, UploadedFile) or not found.data:
+            raise bad_request(f"wrong file identifier/HTTP URL specified for {name}")
+        return found
 
     def string(self, name: str, *, missing: str | None = None) -> str | None:
         value = self._value(name)
@@ -133,6 +145,13 @@ class Params:
         raise bad_request("chat not found")
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
 async def read_request_params(request: web.Request) -> dict[str, Any]:
     """Merge the query string with a JSON, url-encoded or multipart body (the body wins)."""
     params: dict[str, Any] = dict(request.query)
@@ -152,6 +171,13 @@ async def read_request_params(request: web.Request) -> dict[str, Any]:
             form = await request.post()
         except ValueError:
             raise bad_request("can't parse request body") from None
-        # Uploaded files are ignored: the fake stores no media.
         params.update({key: value for key, value in form.items() if isinstance(value, str)})
+        # Uploaded files (sendPhoto, sendDocument) under their field name, which an "attach://<name>" value names.
+        params.update(
+            {
+                key: UploadedFile(value.filename, value.content_type, value.file.read())
+                for key, value in form.items()
+                if isinstance(value, FileField)
+            }
+        )
     return params

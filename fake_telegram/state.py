@@ -81,6 +81,8 @@ class StoredMessage:
     link_preview_options: JsonDict | None = None
     reply_to_message_id: int | None = None
     edit_date: int | None = None
+    # A photo or a document: {"type", "file_name", "mime_type", "data"} (the bytes, kept for tests to read).
+    media: dict[str, Any] | None = None
 
 
 @dataclass
@@ -286,8 +288,11 @@ class BotState:
             "from": message.sender,
             "chat": private_chat(chat.user),
             "date": message.date,
-            "text": message.text,
         }
+        if message.media is None:
+            result["text"] = message.text
+        else:
+            result.update(media_json(message))
         if message.edit_date is not None:
             result["edit_date"] = message.edit_date
         if message.entities:
@@ -391,3 +396,26 @@ class FakeTelegramState:
 
 STATE_KEY = web.AppKey("fake_telegram_state", FakeTelegramState)
 HTTP_SESSION_KEY = web.AppKey("fake_telegram_http_session", ClientSession)
+
+
+def media_json(message: StoredMessage) -> JsonDict:
+    """A photo or document message as the Bot API shows it: the file's ids and size, and the caption."""
+    media = message.media or {}
+    data: bytes = media.get("data", b"")
+    file_id = f"file-{message.chat_id}-{message.message_id}"
+    result: JsonDict = {}
+    if media.get("type") == "photo":
+        result["photo"] = [
+            {"file_id": file_id, "file_unique_id": file_id, "width": 960, "height": 540, "file_size": len(data)}
+        ]
+    else:
+        result["document"] = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": media.get("file_name"),
+            "mime_type": media.get("mime_type"),
+            "file_size": len(data),
+        }
+    if message.text:
+        result["caption"] = message.text
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -141,6 +142,15 @@ def user_message_json(message: StoredMessage) -> JsonDict:
         "date": message.date,
         "edit_date": message.edit_date,
         "reply_to_message_id": message.reply_to_message_id,
+        # A photo or a document: its type, name, MIME type and the bytes as base64, for tests to read.
+        "media": None
+        if message.media is None
+        else {
+            "type": message.media["type"],
+            "file_name": message.media.get("file_name"),
+            "mime_type": message.media.get("mime_type"),
+            "data": base64.b64encode(message.media["data"]).decode(),
+        },
     }
 
 

@@ -377,6 +377,9 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if operation.response is not None:
             ref = _schema_ref(operation.response, components, mode="serialization")
             success["content"] = {operation.content_type: {"schema": ref}}
+        elif operation.content_type != "application/json" and operation.status != 204:
+            # Files and pages (PNG, CSV, HTML) say what they are.
+            success["content"] = {operation.content_type: {"schema": {"type": "string"}}}
         if operation.response_headers:
             success["headers"] = {name: {"schema": {"type": "string"}} for name in operation.response_headers}
         responses[str(operation.status)] = success

@@ -13,7 +13,7 @@ from webserver.client_ip import parse_trusted
 from webserver.i18n import TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
-from webserver.routes import access, auth, health, identity, profiles, rewards, service, users, wallet
+from webserver.routes import access, auth, finance, health, identity, profiles, rewards, service, users, wallet
 from webserver.routes.docs import register_docs
 
 MAX_LINE_BYTES = 32 * 1024
@@ -28,7 +28,7 @@ def create_api(version: str) -> Api:
         '{"detail", "error_code", "timestamp"}. `detail` and other human text follow `Accept-Language` (en, ru), '
         "else the signed-in user's saved language; `error_code` never changes with the language.",
     )
-    for module in (health, auth, users, identity, service, access, rewards, wallet, profiles):
+    for module in (health, auth, users, identity, service, access, rewards, wallet, profiles, finance):
         api.include(module.create_api())
     return api
 

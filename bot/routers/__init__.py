@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.routers import access, common, fallback, identity, profiles, rewards, users, wallet
+from bot.routers import access, common, fallback, finance, identity, profiles, rewards, users, wallet
 
 
 def feature_routers() -> list[Router]:
@@ -16,6 +16,8 @@ def feature_routers() -> list[Router]:
         rewards.create_router(),
         wallet.create_router(),
         profiles.create_router(),
+        # Finance reads plain text (quick entry), so it comes after every feature with commands of its own.
+        finance.create_router(),
     ]
 
 

@@ -8,6 +8,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.commands import command_list
+from bot.routers.finance import join_on_start
 from bot.routers.identity import link_on_start
 from core.container import UnitOfWork
 from core.deeplinks import DeepLink, parse_start_payload
@@ -30,6 +31,9 @@ async def start(message: Message, command: CommandObject, user: UserDTO, user_cr
     if link is not None and link.kind == "link":
         # The linking outcome is the whole answer: a welcome to the bare account it may retire would mislead.
         await link_on_start(message, link.value, uow)
+        return
+    if link is not None and link.kind == "join":
+        await join_on_start(message, link.value, user, uow)
         return
     invited = False
     if link is not None and link.kind == "ref" and user_created and command.args:

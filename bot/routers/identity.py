@@ -95,6 +95,8 @@ async def link_on_start(message: Message, code: str, uow: UnitOfWork) -> None:
     except Conflict as exc:
         if exc.code == "already_linked":
             text = _("That account is already linked to another Telegram account.")
+        elif exc.code == "finance.link_conflict":
+            text = _("Both accounts are members of the same family. Leave it with one of them, then link again.")
         else:
             text = _("This Telegram account already belongs to another account. Unlink it there first.")
     else:

@@ -25,6 +25,7 @@ from core.auth.service import AuthService, ClientInfo, TokenPair
 from core.container import UnitOfWork
 from core.deeplinks import parse_start_payload
 from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.finance.linking import move_finance_records
 from core.notify import Notice
 from core.rewards.service import carry_over_retired_user
 from core.telegram.initdata import Ed25519Check, validate_init_data
@@ -411,6 +412,7 @@ class IdentityService:
             target.referred_by_id = inherited
         await self._keep_referral_codes(other, target)
         await carry_over_retired_user(self._uow, other.id, target.id)
+        await move_finance_records(self._uow, other.id, target.id)
         # Its tokens must die with it: publish an inactive state before the row goes.
         other.is_active = False
         other.token_version += 1

@@ -10,6 +10,7 @@ from storage.models.finance import (
     Family,
     FamilyInvite,
     FamilyMember,
+    FinancePreference,
     IdempotencyKey,
     KeywordAlias,
     Transaction,
@@ -25,6 +26,6 @@ __all__ = ["AuthSession", "Base", "RefreshToken", "RevokedAccessToken", "User"]
 __all__ += ["BindingCode", "Identity", "ReferralCodeAlias"]
 __all__ += ["AccountKind", "Cooldown", "LedgerAccount", "LedgerEntry", "LedgerTransaction"]
 __all__ += ["Account", "Category", "ExchangeRate", "Family", "FamilyInvite", "FamilyMember", "IdempotencyKey"]
-__all__ += ["KeywordAlias", "Transaction", "TransactionEdit"]
+__all__ += ["FinancePreference", "KeywordAlias", "Transaction", "TransactionEdit"]
 __all__ += ["PendingProfileLogin", "TelegramProfile"]
 __all__ += ["AuditEntry"]

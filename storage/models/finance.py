@@ -313,3 +313,15 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     __table_args__ = (UniqueConstraint("user_id", "key", name="uq_finance_idempotency_keys_user_key"),)
+
+
+class FinancePreference(Base):
+    """A user's choices about finance: the family that commands and requests without a family id act on."""
+
+    __tablename__ = "finance_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    active_family_id: Mapped[int | None] = mapped_column(
+        ForeignKey("finance_families.id", ondelete="SET NULL"), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

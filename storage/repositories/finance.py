@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.base import Base
@@ -19,6 +19,7 @@ from storage.models.finance import (
     Family,
     FamilyInvite,
     FamilyMember,
+    FinancePreference,
     IdempotencyKey,
     KeywordAlias,
     Transaction,
@@ -175,6 +176,16 @@ class FinanceRepository:
         )
         return {keyword: category_id for keyword, category_id in result}
 
+    async def alias(self, family_id: int, keyword: str) -> KeywordAlias | None:
+        result = await self.session.execute(
+            select(KeywordAlias).where(KeywordAlias.family_id == family_id, KeywordAlias.keyword == keyword)
+        )
+        return result.scalar_one_or_none()
+
+    async def remove(self, row: Base) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
     async def categorised_notes(self, family_id: int, *, limit: int = 500) -> list[tuple[str, int]]:
         """(note, category id) of the newest categorised entries: what the category guess learns from."""
         result = await self.session.execute(
@@ -229,18 +240,28 @@ class FinanceRepository:
         category_id: int | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        author_id: int | None = None,
+        kind: str | None = None,
+        text: str | None = None,
+        oldest_first: bool = False,
     ) -> LedgerPage:
-        """Newest first by (day, id); `date_to` is exclusive. Rows added or removed between pages shift nothing:
-        the cursor names a position, not an offset."""
+        """Newest first by (day, id) (or oldest first); `date_to` is exclusive. Rows added or removed between pages
+        shift nothing: the cursor names a position, not an offset."""
         limit = max(1, min(limit, MAX_PAGE))
         query = select(Transaction).where(Transaction.family_id == family_id)
-        if after is not None:
-            query = query.where(
-                or_(
-                    Transaction.local_date < after.local_date,
-                    and_(Transaction.local_date == after.local_date, Transaction.id < after.id),
-                )
-            )
+        # A row-value comparison, which both databases answer from the (family, day, id) index.
+        position = tuple_(Transaction.local_date, Transaction.id)
+        if after is not None and oldest_first:
+            query = query.where(position > tuple_(literal(after.local_date), literal(after.id)))
+        elif after is not None:
+            query = query.where(position < tuple_(literal(after.local_date), literal(after.id)))
+        if author_id is not None:
+            query = query.where(Transaction.author_id == author_id)
+        if kind is not None:
+            query = query.where(Transaction.kind == kind)
+        if text:
+            escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(Transaction.note).like(f"%{escaped}%", escape="\\"))
         if account_id is not None:
             query = query.where(Transaction.account_id == account_id)
         if category_id is not None:
@@ -249,7 +270,10 @@ class FinanceRepository:
             query = query.where(Transaction.local_date >= date_from)
         if date_to is not None:
             query = query.where(Transaction.local_date < date_to)
-        query = query.order_by(Transaction.local_date.desc(), Transaction.id.desc()).limit(limit + 1)
+        if oldest_first:
+            query = query.order_by(Transaction.local_date, Transaction.id).limit(limit + 1)
+        else:
+            query = query.order_by(Transaction.local_date.desc(), Transaction.id.desc()).limit(limit + 1)
         rows = list((await self.session.execute(query)).scalars().all())
         if len(rows) <= limit:
             return LedgerPage(rows, None)
@@ -334,3 +358,122 @@ class FinanceRepository:
         """Forget keys created before `before`; returns how many (for the maintenance job's log)."""
         result = await self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))
         return int(getattr(result, "rowcount", 0))
+
+    # --- service-layer additions: invites, preferences, reports per member, moving a user's records -------------
+
+    async def invites(self, family_id: int) -> Sequence[FamilyInvite]:
+        result = await self.session.execute(
+            select(FamilyInvite).where(FamilyInvite.family_id == family_id).order_by(FamilyInvite.id)
+        )
+        return result.scalars().all()
+
+    async def owners(self, family_id: int) -> int:
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(FamilyMember)
+            .where(FamilyMember.family_id == family_id, FamilyMember.role == "owner")
+        )
+        return int(result.scalar_one())
+
+    async def remove_member(self, row: FamilyMember) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
+    async def preference(self, user_id: int) -> FinancePreference | None:
+        return await self.session.get(FinancePreference, user_id)
+
+    async def set_active_family(self, user_id: int, family_id: int | None) -> None:
+        row = await self.session.get(FinancePreference, user_id)
+        if row is None:
+            self.session.add(FinancePreference(user_id=user_id, active_family_id=family_id))
+        else:
+            row.active_family_id = family_id
+        await self.session.flush()
+
+    async def summary_by(
+        self, family_id: int, start: date, end: date, *, by: str
+    ) -> list[tuple[int | date | None, str, int, int]]:
+        """(author id or day, kind, base total, count) of [start, end), transfers left out; `by` is member or day."""
+        column = Transaction.author_id if by == "member" else Transaction.local_date
+        result = await self.session.execute(
+            select(column, Transaction.kind, func.sum(Transaction.base_amount_minor), func.count())
+            .where(
+                Transaction.family_id == family_id,
+                Transaction.local_date >= start,
+                Transaction.local_date < end,
+                Transaction.kind.in_(("expense", "income")),
+            )
+            .group_by(column, Transaction.kind)
+            .order_by(column, Transaction.kind)
+        )
+        return [(key, kind, int(total), int(count)) for key, kind, total, count in result]
+
+    async def last_authored(self, family_id: int, user_id: int) -> Transaction | None:
+        result = await self.session.execute(
+            select(Transaction)
+            .where(Transaction.family_id == family_id, Transaction.author_id == user_id)
+            .order_by(Transaction.created_at.desc(), Transaction.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def count_in_category(self, family_id: int, category_id: int) -> int:
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(Transaction)
+            .where(Transaction.family_id == family_id, Transaction.category_id == category_id)
+        )
+        return int(result.scalar_one())
+
+    async def move_category(self, family_id: int, source_id: int, target_id: int) -> int:
+        """Point the source category's entries, aliases and children at the target; returns the entries moved."""
+        moved = await self.session.execute(
+            update(Transaction)
+            .where(Transaction.family_id == family_id, Transaction.category_id == source_id)
+            .values(category_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(KeywordAlias)
+            .where(KeywordAlias.family_id == family_id, KeywordAlias.category_id == source_id)
+            .values(category_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(Category)
+            .where(Category.family_id == family_id, Category.parent_id == source_id)
+            .values(parent_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(moved, "rowcount", 0))
+
+    async def memberships_of(self, user_id: int) -> Sequence[FamilyMember]:
+        result = await self.session.execute(select(FamilyMember).where(FamilyMember.user_id == user_id))
+        return result.scalars().all()
+
+    async def move_user(self, old_user_id: int, new_user_id: int) -> None:
+        """Credit every record `old_user_id` authored or created to `new_user_id` (memberships are the caller's)."""
+        for model, column in (
+            (Transaction, Transaction.author_id),
+            (TransactionEdit, TransactionEdit.user_id),
+            (FamilyInvite, FamilyInvite.created_by_id),
+            (Family, Family.created_by_id),
+            (ExchangeRate, ExchangeRate.created_by_id),
+        ):
+            await self.session.execute(
+                update(model)
+                .where(column == old_user_id)
+                .values({column.key: new_user_id})
+                .execution_options(synchronize_session=False)
+            )
+        taken = select(IdempotencyKey.key).where(IdempotencyKey.user_id == new_user_id).scalar_subquery()
+        await self.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.user_id == old_user_id, IdempotencyKey.key.in_(taken))
+        )
+        await self.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == old_user_id)
+            .values(user_id=new_user_id)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.flush()

@@ -464,3 +464,32 @@ async def test_deleting_a_family_deletes_everything_it_owns(db: Database) -> Non
         "finance_exchange_rates": 0,
         "finance_transactions": 1,
     }
+
+
+async def test_preferences_member_summaries_and_moving_a_user(db: Database) -> None:
+    async with db.unit_of_work(write=True) as session:
+        repo = FinanceRepository(session)
+        ann = await make_household(session, "Ann", 201)
+        bob = await make_household(session, "Bob", 202)
+        await repo.set_active_family(ann.user, ann.family)
+        await repo.set_active_family(ann.user, bob.family)
+        preference = await repo.preference(ann.user)
+        assert preference is not None
+        assert preference.active_family_id == bob.family
+        for row in (
+            entry(ann, -500, date(2026, 3, 2)),
+            entry(ann, -250, date(2026, 3, 2)),
+            entry(ann, 900, date(2026, 3, 3)),
+        ):
+            await repo.add(row)
+        by_day = await repo.summary_by(ann.family, date(2026, 3, 1), date(2026, 4, 1), by="day")
+        assert by_day == [(date(2026, 3, 2), "expense", -750, 2), (date(2026, 3, 3), "income", 900, 1)]
+        by_member = await repo.summary_by(ann.family, date(2026, 3, 1), date(2026, 4, 1), by="member")
+        assert by_member == [(ann.user, "expense", -750, 2), (ann.user, "income", 900, 1)]
+        # Bob's family never shows Ann's entries; then Ann's records are credited to Bob.
+        assert await repo.summary_by(bob.family, date(2026, 3, 1), date(2026, 4, 1), by="day") == []
+        await repo.move_user(ann.user, bob.user)
+        moved = await repo.summary_by(ann.family, date(2026, 3, 1), date(2026, 4, 1), by="member")
+        assert {author for author, *_ in moved} == {bob.user}
+        assert await repo.last_authored(ann.family, bob.user) is not None
+        assert await repo.last_authored(ann.family, ann.user) is None

@@ -1,0 +1,46 @@
+"""Every finance query starts here: the family a user asked for (or their active one), reached through membership."""
+
+from __future__ import annotations
+
+from core.errors import NotFound
+from storage.models.finance import Family, FamilyMember
+from storage.models.user import User
+from storage.repositories.finance import FinanceRepository
+
+
+def family_not_found() -> NotFound:
+    return NotFound("finance.family_not_found", "Family not found")
+
+
+def no_family() -> NotFound:
+    return NotFound("finance.no_family", "You have no family yet: create one or add an entry first")
+
+
+async def membership(repo: FinanceRepository, user_id: int, family_id: int | None) -> tuple[Family, FamilyMember]:
+    """The family and the user's membership in it; another family's id is simply not found (404, never 403)."""
+    if family_id is None:
+        family_id = await active_family_id(repo, user_id)
+        if family_id is None:
+            raise no_family()
+    member = await repo.member(family_id, user_id)
+    family = await repo.family(family_id) if member is not None else None
+    if member is None or family is None:
+        raise family_not_found()
+    return family, member
+
+
+async def active_family_id(repo: FinanceRepository, user_id: int) -> int | None:
+    """The family the user chose, while they still belong to it; else their oldest membership; None without any."""
+    preference = await repo.preference(user_id)
+    chosen = preference.active_family_id if preference is not None else None
+    if chosen is not None and await repo.member(chosen, user_id) is not None:
+        return chosen
+    families = await repo.families_of(user_id)
+    return families[0][0].id if families else None
+
+
+def display_name(user: User | None, user_id: int | None) -> str:
+    if user is None:
+        return f"#{user_id}" if user_id is not None else "—"
+    parts = [part for part in (user.first_name, user.last_name) if part]
+    return " ".join(parts) or user.username or user.telegram_username or f"#{user.id}"
