@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ("en", "ru")
-KEYWORDS: dict[str, object] = {"_": None, "__": None, "gettext": None, "N_": None}
+KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "__": None, "gettext": None, "N_": None}
 # The human text of errors the REST API answers with (translated by webserver/i18n.py): the message argument.
 KEYWORDS.update(
     dict.fromkeys(
