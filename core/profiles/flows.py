@@ -92,7 +92,10 @@ async def lease(container: Container, name: str) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(ttl / 3)
             try:
-                await container.kv.set(key, token, ttl=ttl)
+                # Only our own lease: one that expired and was taken over is never taken back.
+                if not await container.kv.renew_if_equal(key, token, ttl=ttl):
+                    log.warning("a profile lease was lost while its call ran", extra={"lease": name})
+                    return
             except KeyValueUnavailable:
                 log.warning("could not renew a profile lease", extra={"lease": name})
 
@@ -103,10 +106,8 @@ async def lease(container: Container, name: str) -> AsyncIterator[None]:
     finally:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
-        # Not atomic with the read; the window is a lease that expired and was taken over meanwhile.
         try:
-            if await container.kv.get(key) == token.encode():
-                await container.kv.delete(key)
+            await container.kv.delete_if_equal(key, token)
         except KeyValueUnavailable:
             log.warning("could not release a profile lease; it expires by itself", extra={"lease": name})
 

@@ -26,6 +26,15 @@ class KeyValueStore(Protocol):
 
     async def delete(self, *keys: str) -> int: ...
 
+    async def renew_if_equal(self, key: str, expected: bytes | str, *, ttl: float) -> bool:
+        """Atomically give the key a new TTL only while it still holds `expected`; True when it did (a lease kept
+        by its holder, never taken back from whoever holds it now)."""
+        ...
+
+    async def delete_if_equal(self, key: str, expected: bytes | str) -> bool:
+        """Atomically delete the key only while it still holds `expected`; True when this call deleted it."""
+        ...
+
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         """Add to an integer counter; the TTL is set when the counter is created and kept afterwards."""
         ...

@@ -57,6 +57,21 @@ class MemoryStore:
         self._store(key, _as_bytes(value), ttl)
         return True
 
+    async def renew_if_equal(self, key: str, expected: bytes | str, *, ttl: float) -> bool:
+        # No await between the check and the write: atomic within the event loop.
+        entry = self._live(key)
+        if entry is None or entry[0] != _as_bytes(expected):
+            return False
+        self._store(key, entry[0], ttl)
+        return True
+
+    async def delete_if_equal(self, key: str, expected: bytes | str) -> bool:
+        entry = self._live(key)
+        if entry is None or entry[0] != _as_bytes(expected):
+            return False
+        del self._data[key]
+        return True
+
     async def delete(self, *keys: str) -> int:
         removed = 0
         for key in keys:

@@ -19,6 +19,21 @@ return value
 """
 
 
+# Compare-and-renew and compare-and-delete, each one atomic round trip.
+_RENEW_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 def create_pool(url: str) -> ConnectionPool:
     """The process's one pool of Redis connections, shared by the key-value store, the rate limiter's counters and
     the bot's FSM storage. Everything on it sits on the request path and fails open or falls back, so a dead Redis
@@ -44,6 +59,8 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self._incr = client.register_script(_INCR_SCRIPT)
+        self._renew_if_equal = client.register_script(_RENEW_IF_EQUAL)
+        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "") -> RedisStore:
@@ -81,6 +98,18 @@ class RedisStore:
     async def set_if_absent(self, key: str, value: bytes | str, *, ttl: float | None = None) -> bool:
         try:
             return bool(await self.client.set(self._k(key), value, px=_ms(ttl), nx=True))
+        except RedisError as exc:
+            raise KeyValueUnavailable(str(exc)) from exc
+
+    async def renew_if_equal(self, key: str, expected: bytes | str, *, ttl: float) -> bool:
+        try:
+            return bool(await self._renew_if_equal(keys=[self._k(key)], args=[expected, max(1, int(ttl * 1000))]))
+        except RedisError as exc:
+            raise KeyValueUnavailable(str(exc)) from exc
+
+    async def delete_if_equal(self, key: str, expected: bytes | str) -> bool:
+        try:
+            return bool(await self._delete_if_equal(keys=[self._k(key)], args=[expected]))
         except RedisError as exc:
             raise KeyValueUnavailable(str(exc)) from exc
 

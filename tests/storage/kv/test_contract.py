@@ -59,6 +59,31 @@ async def test_set_if_absent_after_expiry(kv: KeyValueStore) -> None:
     assert await kv.get("k") == b"3"
 
 
+async def test_renew_and_delete_only_while_holding(kv: KeyValueStore) -> None:
+    assert await kv.set_if_absent("lease", "mine", ttl=0.2)
+    assert await kv.renew_if_equal("lease", "mine", ttl=60)
+    remaining = await kv.ttl("lease")
+    assert remaining is not None
+    assert remaining > 30
+    # Someone else's value is neither renewed nor deleted.
+    assert not await kv.renew_if_equal("lease", "theirs", ttl=60)
+    assert not await kv.delete_if_equal("lease", "theirs")
+    assert await kv.get("lease") == b"mine"
+    assert await kv.delete_if_equal("lease", "mine")
+    assert await kv.get("lease") is None
+    assert not await kv.renew_if_equal("lease", "mine", ttl=60)
+    assert not await kv.delete_if_equal("lease", "mine")
+
+
+async def test_an_expired_lease_taken_over_is_not_taken_back(kv: KeyValueStore) -> None:
+    assert await kv.set_if_absent("lease", "first", ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await kv.set_if_absent("lease", "second", ttl=60)
+    assert not await kv.renew_if_equal("lease", "first", ttl=60)
+    assert not await kv.delete_if_equal("lease", "first")
+    assert await kv.get("lease") == b"second"
+
+
 async def test_incr_creates_and_keeps_ttl(kv: KeyValueStore) -> None:
     assert await kv.incr("n", ttl=60) == 1
     assert await kv.incr("n", 5, ttl=1) == 6
