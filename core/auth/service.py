@@ -14,13 +14,12 @@ import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import IntegrityError
 
-from core.auth.state import UserState, grace_key, publish_quietly
+from core.auth.state import grace_key, publish_quietly
 from core.auth.tokens import TokenType, hash_refresh_token, new_refresh_token
 from core.container import UnitOfWork
 from core.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -71,18 +70,6 @@ class AuthConfig:
     access_ttl: timedelta
     refresh_ttl: timedelta
     refresh_grace: timedelta
-
-
-class Throttle(Protocol):
-    async def retry_after(self, account: str, ip: str) -> int | None: ...
-
-    async def record_failure(self, account: str, ip: str) -> None: ...
-
-    async def record_success(self, account: str, ip: str) -> None: ...
-
-
-def user_state(user: User) -> UserState:
-    return UserState(token_version=user.token_version, is_active=user.is_active, revision=user.revision)
 
 
 @dataclass(frozen=True, slots=True)
