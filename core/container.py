@@ -12,6 +12,10 @@ Password hashing is the one kind of work that must not run inside a transaction 
 milliseconds, and holding SQLite's write lock or a PostgreSQL row lock that long serializes every sign-in). It has
 one pattern, `Container.read_compute_write`: read in a read-only unit of work, compute outside any transaction,
 write in a new unit of work. `core/auth/password_flows.py` holds every use of it.
+
+A read that turns out to need a write (a user's first use of finance makes their personal family) raises
+`WriteNeeded` before doing anything visible; `Container.run` then does the whole update or request again in a
+writing unit of work. Both faces open their units through `run`, so reads stay cheap and first use still works.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ class Links:
     public_base_url: str | None = None
 
 
+class WriteNeeded(Exception):
+    """A reading unit of work found it must write; `Container.run` does the work again in a writing one."""
+
+
 class UnitOfWork:
     """One transaction, the session it runs on, and work to do once it has committed."""
 
@@ -65,7 +73,14 @@ class UnitOfWork:
         self.container = container
         self.write = write
         self.clock = container.clock
+        # The language of the person this unit serves, when the face knows it (for what it creates in their name).
+        self.language: str | None = None
         self._after_commit: list[Awaitable[None]] = []
+
+    def need_write(self) -> None:
+        """Call before writing where a read may have led: in a reading unit it ends the unit to be run again."""
+        if not self.write:
+            raise WriteNeeded
 
     def config(self, kind: type[T]) -> T:
         return self.container.config(kind)
@@ -163,6 +178,18 @@ class Container:
         await uow._run_after_commit()
         if kept is not None:
             raise kept
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[R]], *, write: bool) -> R:
+        """`work` in one unit of work; when a reading one raises WriteNeeded, all of `work` once more in a writing
+        one (the first attempt rolled back, and did nothing visible before it raised)."""
+        if not write:
+            try:
+                async with self.unit_of_work(write=False) as uow:
+                    return await work(uow)
+            except WriteNeeded:
+                pass
+        async with self.unit_of_work(write=True) as uow:
+            return await work(uow)
 
     async def read_compute_write(
         self,

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ValidationError
 from core.container import UnitOfWork
 from core.errors import DomainError
 from webserver.errors import ApiError, default_code
+from webserver.i18n import TRANSLATIONS
 from webserver.keys import CONTAINER
-from webserver.security import LATE_RATE_HEADERS, RateTier, guard
+from webserver.security import AUTH, LATE_RATE_HEADERS, RateTier, guard
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -191,9 +192,15 @@ def _wrap(operation: Operation) -> Handler:
             return await handler(request, *args)
         # The request's one unit of work, opened after the input was validated and closed before the answer
         # leaves: the answer reports only what was committed.
-        async with request.app[CONTAINER].unit_of_work(write=transaction == "write") as uow:
+        async def work(uow: UnitOfWork) -> web.StreamResponse:
+            signed_in = request.get(AUTH)
+            uow.language = request.app[TRANSLATIONS].pick(
+                request.headers.get("Accept-Language"), signed_in.user.language if signed_in is not None else None
+            )
             request[UOW] = uow
             return await handler(request, *args)
+
+        return await request.app[CONTAINER].run(work, write=transaction == "write")
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         headers = await guard(request, rate=rate, auth=auth, access=access) if rate is not None or auth else None

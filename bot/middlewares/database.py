@@ -2,7 +2,8 @@
 /help or /profile never takes SQLite's write lock. Committed when the handler returns, rolled back when it fails.
 
 Registered as an inner middleware on the dispatcher's observers: it runs once the handler is chosen, which is
-what lets it read the handler's flags, and it reaches every feature router below the dispatcher.
+what lets it read the handler's flags, and it reaches every feature router below the dispatcher. A reading
+handler whose service finds it must write (first use) is run again, whole, in a writing unit (`Container.run`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import TelegramObject
 
-from core.container import Container
+from core.container import Container, UnitOfWork
 
 WRITES = "writes"
 
@@ -30,6 +31,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         write = bool(get_flag(data, WRITES, default=False))
-        async with self._container.unit_of_work(write=write) as uow:
+
+        async def work(uow: UnitOfWork) -> Any:
+            uow.language = data.get("locale")
             data["uow"] = uow
             return await handler(event, data)
+
+        return await self._container.run(work, write=write)

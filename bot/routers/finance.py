@@ -67,8 +67,6 @@ def create_router() -> Router:
 
 def problem(error: DomainError) -> str:
     """What a person reads when a finance call is refused."""
-    if error.code == "finance.no_family":
-        return _("You have no records yet. Send an expense like “250 coffee” to start.")
     if error.code == "finance.draft_expired":
         return _("This draft has expired. Send the entry again.")
     if error.code == "finance.rate_missing":
@@ -280,10 +278,7 @@ async def family(message: Message, user: UserDTO, uow: UnitOfWork) -> None:
     except DomainError as error:
         await message.answer(problem(error))
         return
-    active = next((f for f in families if f.active), None)
-    if active is None:
-        await message.answer(problem(NotFound("finance.no_family", "")))
-        return
+    active = next(f for f in families if f.active)
     lines = [_("Family: {name}").format(name=active.name), _("Members:")]
     lines += [f"• {m.name} — {role_name(m.role)}" for m in members]
     await message.answer(

@@ -14,7 +14,6 @@ from core.errors import Forbidden, NotFound, ValidationFailed
 from core.finance.config import FinanceConfig
 from core.finance.dates import local_date
 from core.finance.dto import AccountDTO, CategoryDTO, TransactionDTO
-from core.finance.families import FamilyService
 from core.finance.ledger import LedgerService
 from core.finance.money import Money
 from core.finance.policy import Action, require
@@ -62,8 +61,7 @@ class DraftService:
 
     async def propose(self, user_id: int, text: str, *, locale: str) -> EntryDraft | Refusal:
         """Read a message as a draft in the user's active family (made on first use), or say why it is none."""
-        active = await FamilyService(self._uow).ensure_active(user_id, language=locale)
-        family, member = await membership(self._repo, user_id, active.id)
+        family, member = await membership(self._uow, user_id, None)
         require(member.role, Action.WRITE_OWN)
         accounts = await self._repo.accounts(family.id)
         today = local_date(self._uow.clock.now(), family.time_zone)

@@ -10,14 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from core.container import UnitOfWork
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.finance import defaults
 from core.finance.config import FinanceConfig
 from core.finance.dates import validate_time_zone
 from core.finance.dto import FamilyDTO, InviteDTO, IssuedInvite, MemberDTO
 from core.finance.money import validate_currency
+from core.finance.onboarding import create_family
 from core.finance.policy import Action, Role, may_set_role, require
 from core.finance.scope import active_family_id, display_name, family_not_found, membership
-from storage.models.finance import Account, Category, Family, FamilyInvite, FamilyMember, KeywordAlias
+from storage.models.finance import FamilyInvite, FamilyMember
 from storage.repositories.finance import FinanceRepository
 from storage.repositories.users import UserRepository
 
@@ -64,59 +64,28 @@ class FamilyService:
     ) -> FamilyDTO:
         """A new family owned by the user, with a cash account and the default categories in their language; it
         becomes their active family."""
-        family = Family(
-            name=_clean_name(name) if name is not None else defaults.family_name(language),
-            base_currency=validate_currency(base_currency or self._config.default_currency),
-            time_zone=validate_time_zone(time_zone or self._config.default_time_zone),
-            created_by_id=user_id,
-            created_at=self._clock.now(),
-            updated_at=self._clock.now(),
+        family = await create_family(
+            self._uow,
+            user_id,
+            name=_clean_name(name) if name is not None else None,
+            language=language,
+            base_currency=validate_currency(base_currency) if base_currency is not None else None,
+            time_zone=validate_time_zone(time_zone) if time_zone is not None else None,
         )
-        await self._repo.add(family)
-        await self._repo.add(
-            FamilyMember(family_id=family.id, user_id=user_id, role=Role.OWNER, joined_at=self._clock.now())
-        )
-        await self._repo.add(
-            Account(
-                family_id=family.id,
-                name=defaults.cash_account_name(language),
-                kind="cash",
-                currency=family.base_currency,
-                created_at=self._clock.now(),
-            )
-        )
-        made: list[Category] = []
-        for kind, category_name, emoji in defaults.default_categories(language):
-            row = Category(
-                family_id=family.id, kind=kind, name=category_name, emoji=emoji, created_at=self._clock.now()
-            )
-            self._uow.session.add(row)
-            made.append(row)
-        await self._uow.session.flush()
-        for keyword, index in defaults.default_aliases(language).items():
-            self._uow.session.add(KeywordAlias(family_id=family.id, keyword=keyword, category_id=made[index].id))
-        await self._uow.session.flush()
-        await self._repo.set_active_family(user_id, family.id)
         return FamilyDTO.of(family, Role.OWNER, active=True)
 
-    async def ensure_active(self, user_id: int, *, language: str | None = None) -> FamilyDTO:
-        """The user's active family; on first use, a personal family made for them (needs a writing unit of work)."""
-        found = await self.active(user_id)
-        return found if found is not None else await self.create(user_id, language=language)
-
-    async def active(self, user_id: int) -> FamilyDTO | None:
-        family_id = await active_family_id(self._repo, user_id)
-        if family_id is None:
-            return None
-        family, member = await membership(self._repo, user_id, family_id)
+    async def active(self, user_id: int) -> FamilyDTO:
+        """The user's active family; on first use, a personal family made for them."""
+        family, member = await membership(self._uow, user_id, None)
         return FamilyDTO.of(family, member.role, active=True)
 
     async def list_mine(self, user_id: int) -> list[FamilyDTO]:
-        active = await active_family_id(self._repo, user_id)
+        """The user's families, the active one marked; on first use, the personal family made for them."""
+        active = (await self.active(user_id)).id
         return [FamilyDTO.of(f, role, active=f.id == active) for f, role in await self._repo.families_of(user_id)]
 
     async def get(self, user_id: int, family_id: int | None) -> FamilyDTO:
-        family, member = await membership(self._repo, user_id, family_id)
+        family, member = await membership(self._uow, user_id, family_id)
         return FamilyDTO.of(family, member.role, active=await active_family_id(self._repo, user_id) == family.id)
 
     async def update(
@@ -128,7 +97,7 @@ class FamilyService:
         base_currency: str | None = None,
         time_zone: str | None = None,
     ) -> FamilyDTO:
-        family, member = await membership(self._repo, user_id, family_id)
+        family, member = await membership(self._uow, user_id, family_id)
         require(member.role, Action.MANAGE if base_currency is None else Action.OWN)
         if name is not None:
             family.name = _clean_name(name)
@@ -145,20 +114,20 @@ class FamilyService:
         return await self.get(user_id, family.id)
 
     async def switch(self, user_id: int, family_id: int) -> FamilyDTO:
-        family, member = await membership(self._repo, user_id, family_id)
+        family, member = await membership(self._uow, user_id, family_id)
         await self._repo.set_active_family(user_id, family.id)
         return FamilyDTO.of(family, member.role, active=True)
 
     async def overview(self, user_id: int) -> tuple[list[FamilyDTO], list[MemberDTO]]:
         """The user's families (the active one marked) and the active family's members."""
         families = await self.list_mine(user_id)
-        active = next((f for f in families if f.active), None)
-        return families, await self.members(user_id, active.id) if active is not None else []
+        active = next(f for f in families if f.active)
+        return families, await self.members(user_id, active.id)
 
     # --- members -------------------------------------------------------------------------------------------
 
     async def members(self, user_id: int, family_id: int | None) -> list[MemberDTO]:
-        family, _ = await membership(self._repo, user_id, family_id)
+        family, _ = await membership(self._uow, user_id, family_id)
         users = UserRepository(self._uow.session)
         return [
             MemberDTO.of(row, display_name(await users.get(row.user_id), row.user_id))
@@ -166,7 +135,7 @@ class FamilyService:
         ]
 
     async def set_role(self, user_id: int, family_id: int, member_user_id: int, role: str) -> MemberDTO:
-        family, actor = await membership(self._repo, user_id, family_id)
+        family, actor = await membership(self._uow, user_id, family_id)
         new = _role(role)
         require(actor.role, Action.MANAGE)
         target = await self._repo.member(family.id, member_user_id)
@@ -182,7 +151,7 @@ class FamilyService:
 
     async def remove(self, user_id: int, family_id: int, member_user_id: int) -> None:
         """Remove a member, or leave (a user removing themselves). The last owner cannot leave."""
-        family, actor = await membership(self._repo, user_id, family_id)
+        family, actor = await membership(self._uow, user_id, family_id)
         target = actor if member_user_id == user_id else await self._repo.member(family.id, member_user_id)
         if target is None:
             raise NotFound("finance.member_not_found", "Member not found")
@@ -205,7 +174,7 @@ class FamilyService:
         max_uses: int = 1,
         ttl: timedelta | None = None,
     ) -> IssuedInvite:
-        family, actor = await membership(self._repo, user_id, family_id)
+        family, actor = await membership(self._uow, user_id, family_id)
         require(actor.role, Action.MANAGE)
         granted = _role(role)
         if granted == Role.OWNER:
@@ -232,12 +201,12 @@ class FamilyService:
         return IssuedInvite(InviteDTO.of(row), code, invite_link(self._uow.container.links.bot_username, code))
 
     async def invites(self, user_id: int, family_id: int | None) -> list[InviteDTO]:
-        family, actor = await membership(self._repo, user_id, family_id)
+        family, actor = await membership(self._uow, user_id, family_id)
         require(actor.role, Action.MANAGE)
         return [InviteDTO.of(row) for row in await self._repo.invites(family.id)]
 
     async def revoke_invite(self, user_id: int, family_id: int | None, invite_id: int) -> InviteDTO:
-        family, actor = await membership(self._repo, user_id, family_id)
+        family, actor = await membership(self._uow, user_id, family_id)
         require(actor.role, Action.MANAGE)
         row = await self._repo.invite(family.id, invite_id)
         if row is None:

@@ -141,7 +141,7 @@ class LedgerService:
         self._clock = uow.clock
 
     async def _scope(self, user_id: int, family_id: int | None, action: Action) -> tuple[Family, FamilyMember]:
-        family, member = await membership(self._repo, user_id, family_id)
+        family, member = await membership(self._uow, user_id, family_id)
         require(member.role, action)
         return family, member
 

@@ -56,7 +56,7 @@ class ReportService:
         self._users = UserRepository(uow.session)
 
     async def _scope(self, user_id: int, family_id: int | None, action: Action) -> tuple[Family, FamilyMember]:
-        family, member = await membership(self._repo, user_id, family_id)
+        family, member = await membership(self._uow, user_id, family_id)
         require(member.role, action)
         return family, member
 

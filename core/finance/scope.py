@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from core.container import UnitOfWork
 from core.errors import NotFound
+from core.finance.onboarding import personal_family
 from storage.models.finance import Family, FamilyMember
 from storage.models.user import User
 from storage.repositories.finance import FinanceRepository
@@ -12,16 +14,14 @@ def family_not_found() -> NotFound:
     return NotFound("finance.family_not_found", "Family not found")
 
 
-def no_family() -> NotFound:
-    return NotFound("finance.no_family", "You have no family yet: create one or add an entry first")
-
-
-async def membership(repo: FinanceRepository, user_id: int, family_id: int | None) -> tuple[Family, FamilyMember]:
-    """The family and the user's membership in it; another family's id is simply not found (404, never 403)."""
+async def membership(uow: UnitOfWork, user_id: int, family_id: int | None) -> tuple[Family, FamilyMember]:
+    """The family and the user's membership in it; another family's id is simply not found (404, never 403).
+    Without a family id, the user's active family: on their first use, a personal family made for them."""
+    repo = FinanceRepository(uow.session)
     if family_id is None:
         family_id = await active_family_id(repo, user_id)
         if family_id is None:
-            raise no_family()
+            family_id = (await personal_family(uow, user_id)).id
     member = await repo.member(family_id, user_id)
     family = await repo.family(family_id) if member is not None else None
     if member is None or family is None:

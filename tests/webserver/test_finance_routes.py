@@ -53,8 +53,14 @@ async def test_families_members_invites_and_roles(make_client: MakeClient, clock
     client = await make_client(auth={"access_ttl_seconds": 86400}, ratelimit={"user_limit": 1000})
     client.app[CONTAINER].links.bot_username = "unibot_bot"
     ann, bob, eve = [await person(client, f"{n}@example.org") for n in ("ann", "bob", "eve")]
-    assert (await ann.call("GET", "/families", 200))["items"] == []
-    await ann.call("GET", "/accounts", 404)
+    # A first use, even a read, makes a personal family in the caller's language (once: a read is run again as a
+    # write only while the user has none).
+    first = await ann.call("GET", "/accounts", 200, headers={"Accept-Language": "ru"})
+    assert [account["name"] for account in first["items"]] == ["Наличные"]
+    [personal] = (await ann.call("GET", "/families", 200))["items"]
+    assert (personal["name"], personal["role"], personal["active"]) == ("Моя семья", "owner", True)
+    [bobs] = (await bob.call("GET", "/families", 200))["items"]
+    assert bobs["name"] == "My household"
     home = await family_of(ann)
     assert (home["role"], home["active"], home["base_currency"]) == ("owner", True, "EUR")
     fid = home["id"]

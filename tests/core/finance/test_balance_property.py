@@ -35,7 +35,7 @@ async def scenario(ops: list[tuple[object, ...]], folder: Path) -> None:
     try:
         ann = await new_user(container, 1)
         async with container.unit_of_work(write=True) as uow:
-            family = (await FamilyService(uow).ensure_active(ann)).id
+            family = (await FamilyService(uow).active(ann)).id
             ledger = LedgerService(uow)
             accounts = [(await ledger.accounts(ann, family))[0].id]
             for name, opening in (("Card", "12.34"), ("Jar", "0")):

@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 
 from core.clock import ManualClock
-from core.container import Container, UnitOfWork
+from core.container import Container, UnitOfWork, WriteNeeded
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.finance.csv_io import ColumnMapping, ImportOptions
+from core.finance.dto import FamilyDTO
 from core.finance.families import FamilyService
 from core.finance.jobs import purge_idempotency_keys
 from core.finance.ledger import EntryFilter, LedgerService
@@ -29,7 +30,8 @@ async def new_user(container: Container, telegram_id: int, name: str = "Ann") ->
 
 async def personal(container: Container, user_id: int, language: str = "en") -> int:
     async with container.unit_of_work(write=True) as uow:
-        return (await FamilyService(uow).ensure_active(user_id, language=language)).id
+        uow.language = language
+        return (await FamilyService(uow).active(user_id)).id
 
 
 async def first_account(container: Container, user_id: int, family_id: int) -> int:
@@ -46,18 +48,40 @@ async def join(container: Container, owner: int, family_id: int, user_id: int, r
 
 async def test_first_use_makes_a_personal_family_in_the_users_language(container: Container) -> None:
     ann = await new_user(container, 1)
+    # A reading unit cannot make it: it asks to be run again as a writing one, and has written nothing.
+    with pytest.raises(WriteNeeded):
+        async with container.unit_of_work(write=False) as uow:
+            await FamilyService(uow).active(ann)
+    attempts: list[bool] = []
+
+    async def first_use(uow: UnitOfWork) -> FamilyDTO:
+        attempts.append(uow.write)
+        uow.language = "ru"
+        return await FamilyService(uow).active(ann)
+
+    made = await container.run(first_use, write=False)
+    assert attempts == [False, True]
+    # Once it exists, reads stay reads.
+    again = await container.run(first_use, write=False)
+    assert attempts == [False, True, False]
     async with container.unit_of_work(write=False) as uow:
-        assert await FamilyService(uow).active(ann) is None
-    family_id = await personal(container, ann, "ru")
-    async with container.unit_of_work(write=True) as uow:
-        again = await FamilyService(uow).ensure_active(ann, language="ru")
         categories = await LedgerService(uow).categories(ann, None)
         accounts = await LedgerService(uow).accounts(ann, None)
-    assert again.id == family_id
-    assert again.role == "owner"
-    assert again.base_currency == "USD"
+        mine = await FamilyService(uow).list_mine(ann)
+    assert again == made
+    assert (made.role, made.base_currency, made.name) == ("owner", "USD", "Моя семья")
+    assert [f.id for f in mine] == [made.id]
     assert "Продукты" in {c.name for c in categories}
     assert [a.name for a in accounts] == ["Наличные"]
+
+
+async def test_first_use_without_a_language_from_the_face_takes_the_saved_one(container: Container) -> None:
+    ann = await new_user(container, 1)
+    async with container.unit_of_work(write=True) as uow:
+        await UserService(uow).set_language(ann, "ru")
+    async with container.unit_of_work(write=True) as uow:
+        made = await FamilyService(uow).active(ann)
+    assert made.name == "Моя семья"
 
 
 async def test_several_families_and_the_active_one(container: Container) -> None:
