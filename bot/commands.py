@@ -21,6 +21,7 @@ def command_list() -> list[tuple[str, str]]:
         ("link", _("Link an email account")),
         ("profile", _("Your account, sign-in methods and invitations")),
         ("language", _("Change the language")),
+        ("timezone", _("Your time zone (when your day starts)")),
         ("month", _("This month's spending and income, with charts")),
         ("today", _("Today's entries")),
         ("undo", _("Undo your last entry")),

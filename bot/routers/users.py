@@ -1,4 +1,5 @@
-"""/language: an inline keyboard that saves the choice on the user and sets the chat's command menu to it."""
+"""/language: an inline keyboard that saves the choice on the user and sets the chat's command menu to it.
+/timezone: the zone whose calendar days are the person's (their daily claim, a family made for them)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -26,7 +27,30 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == "private")
     router.message.register(ask_language, Command("language"))
     router.callback_query.register(choose_language, LanguageChoice.filter(), flags={"writes": True})
+    router.message.register(set_time_zone, Command("timezone", magic=F.args), flags={"writes": True})
+    router.message.register(show_time_zone, Command("timezone"))
     return router
+
+
+async def show_time_zone(message: Message, user: UserDTO) -> None:
+    if user.time_zone:
+        text = _("Your time zone: {zone}.").format(zone=user.time_zone)
+    else:
+        text = _("You have not chosen a time zone yet.")
+    hint = _("To change it, send /timezone and the zone's name, for example /timezone Europe/Moscow.")
+    await message.answer(f"{text}\n{hint}")
+
+
+async def set_time_zone(message: Message, command: CommandObject, uow: UnitOfWork, user: UserDTO) -> None:
+    try:
+        updated = await UserService(uow).set_time_zone(user.id, command.args or "")
+    except ValidationFailed:
+        await message.answer(
+            _("I do not know this time zone. Send its IANA name, for example /timezone Europe/Moscow or /timezone UTC.")
+        )
+        return
+    text = _("Time zone set: {zone}. Your days now start at midnight there.")
+    await message.answer(text.format(zone=updated.time_zone))
 
 
 async def ask_language(message: Message, i18n: I18n, locale: str) -> None:

@@ -2,10 +2,11 @@
 
 A claim pays the daily reward from the rewards pool to the user and, when the user has a referrer, a share of it
 from the referral pool to the referrer: one ledger transaction whose idempotency key is
-`daily:<user id>:<date in the configured time zone>`. The unique key decides, inside the database, which of any
-number of concurrent claims pays; the others find that transaction and are told how long is left. The claim's
-cooldown (until the next local midnight) is set in the same unit of work, so a retried claim is refused by the
-guard before it reaches the ledger.
+`daily:<user id>:<date in the user's time zone>` (the zone they chose, else the configured one). The unique key
+decides, inside the database, which of any number of concurrent claims pays; the others find that transaction and
+are told how long is left. The claim's cooldown (until the next local midnight) is set in the same unit of work, so
+a retried claim is refused by the guard before it reaches the ledger. Because the key names a calendar date,
+changing zones cannot pay a date twice: a user is paid at most once per date, whatever zones they move between.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class RewardsConfig:
     daily_amount: int
     # Percent of the daily amount paid to the claimer's referrer (0: none).
     referral_percent: int
-    # IANA name of the time zone whose calendar day a claim belongs to.
+    # IANA name of the time zone whose calendar day a claim belongs to, for users who chose none.
     time_zone: str
     # Ledger entries per page of /balance, by default and at most.
     page_size: int = 10
@@ -127,7 +128,8 @@ class RewardsService:
         if refused is not None:
             raise refused
         now = self._clock.now()
-        day, until = claim_day(now, self.config.zone)
+        zone = ZoneInfo(user.time_zone) if user.time_zone else self.config.zone
+        day, until = claim_day(now, zone)
         await self._cooldowns.require_free(user.id, CLAIM)
 
         amount, share = self.config.daily_amount, self.config.referral_amount

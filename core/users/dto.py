@@ -48,6 +48,8 @@ class UserDTO:
     ethereum_verified_at: datetime | None = None
     base_address: str | None = None
     base_verified_at: datetime | None = None
+    # IANA zone the person chose; None: the deployment's default.
+    time_zone: str | None = None
 
     @classmethod
     def from_model(cls, user: User) -> UserDTO:
@@ -78,6 +80,7 @@ class UserDTO:
             ethereum_verified_at=user.ethereum_verified_at,
             base_address=user.base_address,
             base_verified_at=user.base_verified_at,
+            time_zone=user.time_zone,
         )
 
     @property

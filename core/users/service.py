@@ -11,6 +11,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.users.dto import TelegramProfile, UserDTO
 from core.users.normalize import username_key
 from core.users.referral import new_referral_code
+from core.users.time_zones import time_zone_named
 from storage.models.identity import Identity
 from storage.models.user import User
 from storage.repositories.identity import IdentityRepository
@@ -120,6 +121,15 @@ class UserService:
             await self.touch(user)
         return UserDTO.from_model(user)
 
+    async def set_time_zone(self, user_id: int, name: str) -> UserDTO:
+        """The zone whose calendar days are the person's (their daily claim, a family made for them)."""
+        zone = time_zone_named(name)
+        user = await self._load(user_id)
+        if user.time_zone != zone:
+            user.time_zone = zone
+            await self.touch(user)
+        return UserDTO.from_model(user)
+
     async def update_profile(
         self,
         user_id: int,
@@ -128,11 +138,14 @@ class UserService:
         last_name: str | None = None,
         username: str | None = None,
         language: str | None = None,
+        time_zone: str | None = None,
     ) -> UserDTO:
         """Only the fields given change; privileged fields are not reachable from here at all."""
         user = await self._load(user_id)
         if language is not None and language not in self._languages:
             raise ValidationFailed("unsupported_language", "This language is not available")
+        if time_zone is not None:
+            user.time_zone = time_zone_named(time_zone)
         if username is not None:
             key = username_key(username)
             if key != user.username_key and await self._users.username_taken(key, except_user=user.id):

@@ -29,6 +29,8 @@ class User(Base):
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
+    # IANA name; None: the deployment's default zone.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Access levels (core/access/levels.py): granted by admins, audited; the policy reads them on every request.
     full_permissions_api: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

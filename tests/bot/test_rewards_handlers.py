@@ -128,3 +128,22 @@ async def test_one_claim_a_day_across_both_faces(tmp_path: Path, database_url: s
                 await client.get("/api/v1/auth/cooldowns", headers={"Authorization": f"Bearer {tokens.access_token}"})
             ).json()
             assert [item["command"] for item in listed["data"]] == ["claim"]
+
+
+async def test_the_claim_day_follows_the_zone_the_person_chose(tmp_path: Path, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        [unset] = await harness.send(ANN, "/timezone")
+        assert unset["text"].startswith("You have not chosen a time zone yet.")
+        [unknown] = await harness.send(ANN, "/timezone Mars/Olympus")
+        assert unknown["text"].startswith("I do not know this time zone.")
+        # Typed in any case; saved as the zone database spells it.
+        [chosen] = await harness.send(ANN, "/timezone asia/tokyo")
+        assert chosen["text"].startswith("Time zone set: Asia/Tokyo.")
+        [shown] = await harness.send(ANN, "/timezone")
+        assert shown["text"].startswith("Your time zone: Asia/Tokyo.")
+        # The harness's clock stands at midnight UTC, 09:00 in Tokyo: the Tokyo day ends in 15 hours.
+        await harness.send(ANN, "/claim")
+        [again] = await harness.send(ANN, "/claim")
+        assert again["text"] == "You have already claimed today. Next claim in 15 h 0 min."
+        [settings] = await harness.send(BORIS, "/timezone Europe/Moscow")
+        assert settings["text"].startswith("Часовой пояс сохранён: Europe/Moscow.")

@@ -346,6 +346,12 @@ async def test_profile_get_and_put(client: Client) -> None:
     assert conflict.status == 409
     bad_language = await client.put(f"{API}/auth/profile", json={"language": "xx"}, headers=headers)
     assert bad_language.status == 422
+    zone = await client.put(f"{API}/auth/profile", json={"time_zone": "asia/tokyo"}, headers=headers)
+    assert (await zone.json())["time_zone"] == "Asia/Tokyo"
+    bad_zone = await client.put(f"{API}/auth/profile", json={"time_zone": "Mars/Olympus"}, headers=headers)
+    assert (bad_zone.status, (await bad_zone.json())["error_code"]) == (422, "INVALID_TIME_ZONE")
+    profile = await (await client.get(f"{API}/auth/profile", headers=headers)).json()
+    assert profile["time_zone"] == "Asia/Tokyo"
 
 
 async def test_disabled_account_loses_tokens(client: Client) -> None:

@@ -55,7 +55,8 @@ async def get_profile(request: web.Request) -> web.StreamResponse:
     response=ProfileOut,
     errors=[409],
     uow="write",
-    description="Takes only first_name, last_name, username and language (at least one); anything else is ignored.",
+    description="Takes only first_name, last_name, username, language and time_zone (at least one); anything else "
+    "is ignored. An unknown time zone is 422 `INVALID_TIME_ZONE`.",
 )
 async def put_profile(request: web.Request, body: ProfileUpdateIn) -> web.StreamResponse:
     user = await UserService(request[UOW]).update_profile(
@@ -64,5 +65,6 @@ async def put_profile(request: web.Request, body: ProfileUpdateIn) -> web.Stream
         last_name=body.last_name,
         username=body.username,
         language=body.language,
+        time_zone=body.time_zone,
     )
     return respond(ProfileOut, user)

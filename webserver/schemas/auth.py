@@ -78,18 +78,24 @@ class PasswordChangeIn(_In):
 class ProfileUpdateIn(_In):
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra=one_of_present("first_name", "last_name", "username", "language", min_length=0),
+        json_schema_extra=one_of_present(
+            "first_name", "last_name", "username", "language", "time_zone", min_length=0
+        ),
     )
 
     first_name: str | None = Name
     last_name: str | None = Name
     username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
     language: str | None = Field(default=None, max_length=16)
+    time_zone: str | None = Field(
+        default=None, min_length=1, max_length=64, description="IANA name, e.g. Europe/Moscow (case does not matter)"
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ProfileUpdateIn:
-        if all(value is None for value in (self.first_name, self.last_name, self.username, self.language)):
-            raise ValueError("give at least one of first_name, last_name, username, language")
+        fields = (self.first_name, self.last_name, self.username, self.language, self.time_zone)
+        if all(value is None for value in fields):
+            raise ValueError("give at least one of first_name, last_name, username, language, time_zone")
         return self
 
 
@@ -188,6 +194,8 @@ class ProfileOut(BaseModel):
     base_address: str | None = None
     ethereum_address_verified: bool = False
     base_address_verified: bool = False
+    # The zone of the person's calendar day (their daily claim); None: the deployment's default.
+    time_zone: str | None = None
 
 
 class JwksOut(BaseModel):

@@ -96,7 +96,9 @@ class InviteList(BaseModel):
 
 
 class FamilyQuery(InputModel):
-    family_id: int | None = Field(default=None, ge=1, le=DB_ID, description="Default: the active family (on first use, a personal family made for the caller)"
+    family_id: int | None = Field(
+        default=None, ge=1, le=DB_ID, description="Default: the active family (on first use, one made for the caller)"
+    )
 
 
 class ListQuery(FamilyQuery):

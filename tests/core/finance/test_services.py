@@ -75,13 +75,14 @@ async def test_first_use_makes_a_personal_family_in_the_users_language(container
     assert [a.name for a in accounts] == ["Наличные"]
 
 
-async def test_first_use_without_a_language_from_the_face_takes_the_saved_one(container: Container) -> None:
+async def test_first_use_takes_the_saved_language_and_the_chosen_zone(container: Container) -> None:
     ann = await new_user(container, 1)
     async with container.unit_of_work(write=True) as uow:
         await UserService(uow).set_language(ann, "ru")
+        await UserService(uow).set_time_zone(ann, "Asia/Tokyo")
     async with container.unit_of_work(write=True) as uow:
         made = await FamilyService(uow).active(ann)
-    assert made.name == "Моя семья"
+    assert (made.name, made.time_zone) == ("Моя семья", "Asia/Tokyo")
 
 
 async def test_several_families_and_the_active_one(container: Container) -> None:

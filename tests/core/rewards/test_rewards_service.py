@@ -122,6 +122,28 @@ async def test_a_new_day_in_the_configured_zone_allows_a_new_claim(configured: C
     await assert_ledger_consistent(container)
 
 
+async def test_the_day_of_a_user_who_chose_a_zone_is_theirs(container: Container, clock: ManualClock) -> None:
+    # 14:30 UTC: the configured zone (UTC) has 9.5 hours of the day left, Tokyo only 30 minutes.
+    clock.set(datetime(2030, 3, 1, 14, 30, tzinfo=UTC))
+    user = await make_user(container, 3101)
+    async with container.unit_of_work(write=True) as uow:
+        await UserService(uow).set_time_zone(user, "Asia/Tokyo")
+    first = await claim(container, user)
+    assert (first.claimed_on.isoformat(), first.next_claim_at) == ("2030-03-01", datetime(2030, 3, 1, 15, tzinfo=UTC))
+    clock.advance(30 * 60)
+    assert (await claim(container, user)).claimed_on.isoformat() == "2030-03-02"
+    # Moving west lands on a date already paid: the date's key refuses it, whatever the cooldown says.
+    async with container.unit_of_work(write=True) as uow:
+        await UserService(uow).set_time_zone(user, "America/Los_Angeles")
+    # 07:30 on 2 March in Los Angeles; the cooldown set in Tokyo (until its midnight, 15:00 UTC) is over.
+    clock.set(datetime(2030, 3, 2, 15, 30, tzinfo=UTC))
+    with pytest.raises(CooldownActive) as refused:
+        await claim(container, user)
+    assert refused.value.code == "already_claimed"
+    assert await balance(container, user) == 200
+    await assert_ledger_consistent(container)
+
+
 def test_claim_day_across_a_dst_change() -> None:
     from zoneinfo import ZoneInfo
 
