@@ -58,9 +58,7 @@ async def create_family(
 
 async def personal_family(uow: UnitOfWork, user_id: int) -> Family:
     """What a user's first use of finance makes: a family in the language they are served in (the face's, else
-    their saved one) and in their time zone when they chose one. Needs a writing unit; a reading one is run again
-    as one."""
-    uow.need_write()
+    their saved one) and in their time zone when they chose one."""
     user = await UserRepository(uow.session).get(user_id)
     language = uow.language or (user.language if user is not None else None)
     return await create_family(uow, user_id, language=language, time_zone=user.time_zone if user else None)

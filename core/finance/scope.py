@@ -8,6 +8,7 @@ from core.finance.onboarding import personal_family
 from storage.models.finance import Family, FamilyMember
 from storage.models.user import User
 from storage.repositories.finance import FinanceRepository
+from storage.repositories.users import UserRepository
 
 
 def family_not_found() -> NotFound:
@@ -21,7 +22,10 @@ async def membership(uow: UnitOfWork, user_id: int, family_id: int | None) -> tu
     if family_id is None:
         family_id = await active_family_id(repo, user_id)
         if family_id is None:
-            family_id = (await personal_family(uow, user_id)).id
+            uow.need_write()
+            # Two first uses at once must make one family: the second waits for the first's commit, then finds it.
+            await UserRepository(uow.session).get(user_id, for_update=True)
+            family_id = await active_family_id(repo, user_id) or (await personal_family(uow, user_id)).id
     member = await repo.member(family_id, user_id)
     family = await repo.family(family_id) if member is not None else None
     if member is None or family is None:

@@ -12,8 +12,9 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: int) -> User | None:
-        return await self.session.get(User, user_id)
+    async def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        # FOR UPDATE reads the row again even when the session holds it (SQLite has no row locks and ignores it).
+        return await self.session.get(User, user_id, with_for_update=True if for_update else None)
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         result = await self.session.execute(select(User).where(User.telegram_id == telegram_id))

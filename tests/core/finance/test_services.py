@@ -75,6 +75,18 @@ async def test_first_use_makes_a_personal_family_in_the_users_language(container
     assert [a.name for a in accounts] == ["Наличные"]
 
 
+async def test_simultaneous_first_uses_make_one_family(container: Container) -> None:
+    ann = await new_user(container, 1)
+
+    async def first_use(uow: UnitOfWork) -> FamilyDTO:
+        return await FamilyService(uow).active(ann)
+
+    made = await asyncio.gather(*(container.run(first_use, write=False) for _ in range(10)))
+    assert len({family.id for family in made}) == 1
+    async with container.unit_of_work(write=False) as uow:
+        assert len(await FamilyService(uow).list_mine(ann)) == 1
+
+
 async def test_first_use_takes_the_saved_language_and_the_chosen_zone(container: Container) -> None:
     ann = await new_user(container, 1)
     async with container.unit_of_work(write=True) as uow:
