@@ -13,6 +13,7 @@ from webserver.client_ip import parse_trusted
 from webserver.i18n import TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER, TRUSTED_PROXIES, WebConfig
 from webserver.middlewares import request_middleware
+from webserver.pages import register_stylesheet
 from webserver.routes import access, auth, finance, health, identity, profiles, rewards, service, users, wallet
 from webserver.routes.docs import register_docs
 
@@ -56,6 +57,7 @@ def create_app(
     check_features((op.access for op in api.operations if op.access), container.config(AccessConfig))
     api.register(app)
     register_docs(app, api)
+    register_stylesheet(app)
     if extra_setup is not None:
         # The webhook route comes from the composition root, which owns the bot.
         extra_setup(app)

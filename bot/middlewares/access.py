@@ -5,8 +5,9 @@ language.
 * `LevelMiddleware` (inner, once the handler is chosen): a handler flagged `flags={"access": "<feature>"}` runs only
   for a user holding the level the feature needs, by the same `AccessConfig` the REST route flag uses.
 * `FloodMiddleware` (outer): a per-user message rate limit on the limiter the REST routes use (shared across replicas
-  with Redis); the first refused message in a window gets one polite notice, the rest nothing. Repeated violations,
-  and Telegram's own is_bot, flag the sender as a suspected bot (audited; only an admin clears it).
+  with Redis); the first refused message gets one polite notice, refused ones within a window after it nothing.
+  Repeated violations, and Telegram's own is_bot, flag the sender as a suspected bot (audited; only an admin clears
+  it).
 """
 
 from __future__ import annotations
@@ -126,8 +127,11 @@ class FloodMiddleware(BaseMiddleware):
         result = await container.limiter.hit(policy.BOT_MESSAGES, f"user:{user.id}")
         if result.allowed:
             return await handler(event, data)
-        await self._count_violation(user, update_id, container.limiter.tiers[policy.BOT_MESSAGES].window_seconds)
-        if await container.kv.set_if_absent(f"bot-flood-notice:{user.id}", b"1", ttl=max(1, result.retry_after)):
+        window = container.limiter.tiers[policy.BOT_MESSAGES].window_seconds
+        await self._count_violation(user, update_id, window)
+        # Silent for a whole window after the notice: retry_after is only the wait for the next free slot (a second
+        # or two once a flood reaches its second window), so a marker that short repeated the notice all flood long.
+        if await container.kv.set_if_absent(f"bot-flood-notice:{user.id}", b"1", ttl=window):
             await _tell(event, data.get("bot"), _("You are sending messages too fast. Please wait a minute."))
         return None
 

@@ -3,6 +3,8 @@ real dispatcher, aiogram's real HTTP session, real services on SQLite (in-proces
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -36,10 +38,17 @@ BORIS: FakeUser = {"id": 7_200_000_003, "first_name": "Борис", "username": 
 
 @asynccontextmanager
 async def harness_for(
-    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, url: str, **access: Any
+    tmp_path: Path,
+    kv: KeyValueStore,
+    clock: ManualClock,
+    url: str,
+    ratelimit: dict[str, Any] | None = None,
+    **access: Any,
 ) -> AsyncIterator[BotHarness]:
     """The bot over a container whose settings name ADMIN as the first admin, prepared as run.py starts it."""
-    settings = build_settings(tmp_path, access={"initial_admin_telegram_ids": [ADMIN["id"]], **access})
+    settings = build_settings(
+        tmp_path, access={"initial_admin_telegram_ids": [ADMIN["id"]], **access}, ratelimit=ratelimit or {}
+    )
     container = await make_container(tmp_path, kv, clock, settings, url=url)
     await access_jobs.apply_initial_admins(container)
     try:
@@ -231,6 +240,31 @@ async def test_flood_gets_one_notice_and_repeated_flooding_flags_a_suspected_bot
         # Other people are not affected by Boris's flood.
         [served] = await harness.send(ANN, "/help")
         assert "/help" in served["text"]
+
+
+async def test_flood_notice_comes_again_in_a_later_window(
+    tmp_path: Path, kv: KeyValueStore, clock: ManualClock, database_url: str
+) -> None:
+    notice = "You are sending messages too fast. Please wait a minute."
+    # The real limiter on a one-second window (limits reads time.time(), so the test sleeps).
+    async with harness_for(
+        tmp_path, kv, clock, database_url, ratelimit={"window_seconds": 1}, bot_message_limit=3, bot_suspect_after=0
+    ) as harness:
+        # In-process windows start on whole seconds, Redis ones at the first hit and every second after it. Starting
+        # just after a whole second keeps each flood inside one window on both stores, so the counts are exact.
+        await asyncio.sleep(1 - time.time() % 1 + 0.02)
+        first = [await harness.send(ANN, "/help")]
+        # Both stores' windows started before this; two windows on, the sliding window's previous one is empty too.
+        counted = time.monotonic()
+        first += [await harness.send(ANN, "/help") for _ in range(4)]
+        assert all(len(answer) == 1 and "/help" in answer[0]["text"] for answer in first[:3])
+        assert [m["text"] for m in first[3]] == [notice]
+        assert first[4] == []
+        await asyncio.sleep(2.01 - (time.monotonic() - counted))
+        second = [await harness.send(ANN, "/help") for _ in range(5)]
+        assert all(len(answer) == 1 and "/help" in answer[0]["text"] for answer in second[:3])
+        assert [m["text"] for m in second[3]] == [notice]
+        assert second[4] == []
 
 
 async def test_telegram_bots_are_flagged_and_never_served(

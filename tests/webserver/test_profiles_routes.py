@@ -268,8 +268,10 @@ async def test_add_page_has_a_strict_policy(client: Client) -> None:
     assert policy.startswith("default-src 'none'; script-src 'sha256-")
     assert "unsafe-inline" not in policy
     assert "form-action 'none'" in policy
+    assert "style-src 'self';" in policy
     assert response.headers["Cache-Control"] == "no-store"
     page = await response.text()
+    assert '<link rel="stylesheet" href="/static/app.css">' in page
     assert "/api/v1/profiles/" in page
     assert "invalidates a login code" in page
 

@@ -595,6 +595,14 @@ async def test_link_page(client: Client) -> None:
     assert f"script-src 'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy
     assert "frame-ancestors 'none'" in policy
+    # The look comes from the shared stylesheet on this origin, never from inline style.
+    assert '<link rel="stylesheet" href="/static/app.css">' in page
+    assert "<style" not in page
+    assert "style-src 'self';" in policy
+    stylesheet = await client.get("/static/app.css")
+    assert stylesheet.status == 200
+    assert stylesheet.content_type == "text/css"
+    assert "button[disabled]" in await stylesheet.text()
 
 
 async def telegram_user_and_code(client: Client, clock: ManualClock, telegram_id: int) -> tuple[dict[str, Any], str]:

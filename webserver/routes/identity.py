@@ -7,14 +7,10 @@ data that is well-formed but not authentic or not fresh (and for a replayed init
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import html
 import json
 import re
 import sys
-from importlib import resources
 from typing import Literal
 
 from aiohttp import web
@@ -26,6 +22,7 @@ from webserver.errors import ApiError
 from webserver.http import NO_STORE, client_info
 from webserver.i18n import N_, TRANSLATIONS, Translations
 from webserver.keys import CONFIG, CONTAINER
+from webserver.pages import page_with_policy
 from webserver.schemas.auth import ProfileOut
 from webserver.schemas.identity import (
     LinkCodeOut,
@@ -45,9 +42,6 @@ from webserver.security import AUTH
 PREFIX = "/api/v1"
 TAGS = ["telegram"]
 LINK_CONFIRM_PATH = f"{PREFIX}/auth/link/confirm"
-
-_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
 def sign_in_out(result: TelegramSignIn) -> TelegramSignInOut:
@@ -113,28 +107,9 @@ LINK_PAGE_SCRIPT_TEXTS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def link_page_template() -> tuple[str, str]:
-    """The page and its Content-Security-Policy, which admits exactly its own inline script and style (the texts
-    are a JSON data block, which no browser runs, so the script's hash is the same in every language)."""
-    page = resources.files("webserver").joinpath("static/link.html").read_text(encoding="utf-8")
-
-    def digest(pattern: re.Pattern[str]) -> str:
-        found = pattern.search(page)
-        if found is None:
-            return "'none'"
-        value = base64.b64encode(hashlib.sha256(found.group(1).encode("utf-8")).digest()).decode("ascii")
-        return f"'sha256-{value}'"
-
-    policy = (
-        f"default-src 'none'; script-src {digest(_SCRIPT)}; style-src {digest(_STYLE)}; connect-src 'self'; "
-        "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return page, policy
-
-
 def link_page(translations: Translations, language: str) -> str:
-    page, _ = link_page_template()
+    # The texts go in a JSON data block, which no browser runs: the script's hash is the same in every language.
+    page, _ = page_with_policy("link.html")
     texts = {key: html.escape(translations.gettext(text, language)) for key, text in LINK_PAGE_TEXTS.items()}
     script_texts = {key: translations.gettext(text, language) for key, text in LINK_PAGE_SCRIPT_TEXTS.items()}
     # "</" would end the data block early; JSON allows it escaped.
@@ -340,7 +315,7 @@ async def link_confirm(request: web.Request, body: LinkConfirmIn) -> web.StreamR
 async def link_web_page(request: web.Request, query: LinkPageQuery) -> web.StreamResponse:
     translations = request.app[TRANSLATIONS]
     language = translations.pick(query.lang or request.headers.get("Accept-Language"), None)
-    _, page_policy = link_page_template()
+    _, page_policy = page_with_policy("link.html")
     return web.Response(
         text=link_page(translations, language),
         content_type="text/html",

@@ -15,12 +15,8 @@ this server), `TELEGRAM_UNAVAILABLE`, `PROFILES_STORE_UNAVAILABLE` (the key-valu
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import re
 import sys
-from importlib import resources
 
 from aiohttp import web
 
@@ -32,6 +28,7 @@ from webserver.api import UOW, Api, invalid, model_response, route
 from webserver.errors import ApiError
 from webserver.http import NO_STORE, client_info
 from webserver.keys import CONTAINER
+from webserver.pages import page_with_policy
 from webserver.schemas.auth import UserMeOut
 from webserver.schemas.profiles import (
     CodeIn,
@@ -62,10 +59,6 @@ TAGS = ["profiles"]
 _ID = re.compile(r"[1-9]\d{0,17}")
 PROFILE_ERRORS = [403, 404, 409, 502, 503]
 LOGIN_ERRORS = [403, 409, 410, 502, 503]
-
-
-_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 
 def create_api() -> Api:
@@ -296,25 +289,6 @@ async def utils_me(request: web.Request) -> web.StreamResponse:
     return model_response(UtilsMeOut(user=UserMeOut.model_validate(user, from_attributes=True), profiles=profiles))
 
 
-@functools.lru_cache(maxsize=1)
-def add_page() -> tuple[str, str]:
-    """The form page and its Content-Security-Policy, which admits exactly its own inline script and style."""
-    page = resources.files("webserver").joinpath("static/profiles.html").read_text(encoding="utf-8")
-
-    def digest(pattern: re.Pattern[str]) -> str:
-        found = pattern.search(page)
-        if found is None:
-            return "'none'"
-        value = base64.b64encode(hashlib.sha256(found.group(1).encode("utf-8")).digest()).decode("ascii")
-        return f"'sha256-{value}'"
-
-    policy = (
-        f"default-src 'none'; script-src {digest(_SCRIPT)}; style-src {digest(_STYLE)}; connect-src 'self'; "
-        "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return page, policy
-
-
 @route(
     "GET",
     "/profiles/add",
@@ -327,7 +301,7 @@ def add_page() -> tuple[str, str]:
     "and /password with it. The login code is typed here, never sent in a chat, where Telegram would invalidate it.",
 )
 async def add_web_page(request: web.Request) -> web.StreamResponse:
-    page, page_policy = add_page()
+    page, page_policy = page_with_policy("profiles.html")
     return web.Response(
         text=page, content_type="text/html", headers={"Content-Security-Policy": page_policy, **NO_STORE}
     )
