@@ -52,7 +52,8 @@ async def start_slow_app(env: dict[str, str], seconds: float) -> asyncio.subproc
     assert process.stdout is not None
     seen: list[str] = []
     while True:
-        line = await asyncio.wait_for(process.stdout.readline(), 20)
+        # Generous: a loaded machine (CI shares its cores) can take tens of seconds to import and start the app.
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
         if not line:
             raise AssertionError("the app exited before it was ready:\n" + "".join(seen))
         seen.append(line.decode())
