@@ -72,7 +72,10 @@ class AccessRepository:
     def _text_condition(self, text: str) -> ColumnElement[bool]:
         if text.isdigit():
             number = int(text)
-            return or_(User.id == number, User.telegram_id == number) if number < 2**63 else User.id == -1
+            if number >= 2**63:
+                return User.id == -1
+            # users.id is a 32-bit column on PostgreSQL: a larger bound value is refused there, not unmatched.
+            return or_(User.id == number, User.telegram_id == number) if number < 2**31 else User.telegram_id == number
         if text.startswith("@"):
             name = text[1:].casefold()
             return or_(self._prefix(User.telegram_username, name), self._prefix(User.username_key, name, lower=False))
