@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, UTCDateTime
+from storage.models.base import ONLY_ON, Base, UTCDateTime
 from storage.models.user import User
 
 
@@ -36,7 +36,7 @@ class AuditEntry(Base):
     )
 
 
-# The admin list's filters and searches on the users table (see bench/access_users.py for the query plans):
+# The admin list's filters and searches on the users table (see bench/admin_users.py for the query plans):
 # partial indexes for the rare flags, expression indexes for case-insensitive prefix search on names.
 USER_ACCESS_INDEXES = (
     Index("ix_users_is_staff", User.id, sqlite_where=User.is_staff == true(), postgresql_where=User.is_staff),
@@ -68,4 +68,26 @@ USER_ACCESS_INDEXES = (
     Index("ix_users_lower_first_name", func.lower(User.first_name)),
     Index("ix_users_lower_last_name", func.lower(User.last_name)),
     Index("ix_users_lower_telegram_username", func.lower(User.telegram_username)),
+    # PostgreSQL only (migration 0012): its default btree follows the collation, so under any but C it serves
+    # no prefix range; these order bytewise, as SQLite's indexes above already do. Labels name the expressions
+    # for postgresql_ops; ONLY_ON keeps autogenerate on SQLite from asking for them.
+    *(
+        Index(
+            f"ix_users_{label}_pattern",
+            expression.label(label),
+            postgresql_ops={label: "text_pattern_ops"},
+            info={ONLY_ON: "postgresql"},
+        )
+        for label, expression in (
+            ("lower_first_name", func.lower(User.first_name)),
+            ("lower_last_name", func.lower(User.last_name)),
+            ("lower_telegram_username", func.lower(User.telegram_username)),
+        )
+    ),
+    Index(
+        "ix_users_username_key_pattern",
+        User.username_key,
+        postgresql_ops={"username_key": "text_pattern_ops"},
+        info={ONLY_ON: "postgresql"},
+    ),
 )

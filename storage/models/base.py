@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -14,6 +16,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# An index's `info` key naming the one dialect it exists on (e.g. the text_pattern_ops indexes of migration 0012).
+ONLY_ON = "only_on"
+
+
+def include_object_on(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object for autogenerate on `dialect`: leaves out the model's indexes for another dialect."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return type_ != "index" or reflected or obj.info.get(ONLY_ON, dialect) == dialect
+
+    return include
 
 
 class UTCDateTime(TypeDecorator[datetime]):

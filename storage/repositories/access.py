@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -36,8 +36,18 @@ SEARCH_SORTS = {
     "date_joined": (_JOINED.asc(), _ID.asc()),
     "-date_joined": (_JOINED.desc(), _ID.desc()),
 }
-# Above every character people type: the end of a prefix range on SQLite's binary ordering.
-_PREFIX_END = "\U0010ffff"
+_MAX_CHAR = "\U0010ffff"
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix` in code point order (UTF-8 byte order, which
+    SQLite's BINARY and PostgreSQL's text_pattern_ops compare by); None when no string is above them all."""
+    stem = prefix.rstrip(_MAX_CHAR)
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    # Surrogates are no characters: UTF-8 cannot carry them.
+    return stem[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +73,30 @@ class AccessRepository:
     ) -> ColumnElement[bool]:
         """A case-insensitive prefix match; `lower=False` for a column that already holds the casefolded form."""
         value: ColumnElement[Any] = func.lower(column) if lower else column.expression
+        # LIKE decides the match; the range before it only narrows the rows to those an index finds.
         condition = value.startswith(prefix, autoescape=True)
-        if self.session.get_bind().dialect.name == "sqlite":
-            # A range the (expression) index serves; SQLite's LIKE optimisation does not apply to expressions.
-            return (value >= prefix) & (value < prefix + _PREFIX_END) & condition
-        return condition
+        dialect = self.session.get_bind().dialect.name
+        end = prefix_end(prefix)
+        if dialect == "sqlite":
+            # SQLite's LIKE optimisation does not apply to expressions; a BINARY range does.
+            bounds = [value >= prefix, *([value < end] if end is not None else [])]
+        elif dialect == "postgresql":
+            # The byte-order operators of the text_pattern_ops indexes (migration 0012): they serve a bound value
+            # in a generic plan too, which `LIKE $1` cannot, and whatever the database's collation.
+            bounds = [value.op("~>=~", is_comparison=True)(prefix)]
+            if end is not None:
+                bounds.append(value.op("~<~", is_comparison=True)(end))
+        else:
+            return condition
+        return and_(*bounds, condition)
 
     def _text_condition(self, text: str) -> ColumnElement[bool]:
         if text.isdigit():
             number = int(text)
-            return or_(User.id == number, User.telegram_id == number) if number < 2**63 else User.id == -1
+            if number >= 2**63:
+                return User.id == -1
+            # users.id is a 32-bit column on PostgreSQL: a larger bound value is refused there, not unmatched.
+            return or_(User.id == number, User.telegram_id == number) if number < 2**31 else User.telegram_id == number
         if text.startswith("@"):
             name = text[1:].casefold()
             return or_(self._prefix(User.telegram_username, name), self._prefix(User.username_key, name, lower=False))
