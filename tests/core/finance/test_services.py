@@ -447,7 +447,8 @@ async def test_rates_default_to_the_familys_today_and_list_each_currencys_latest
 ) -> None:
     ann, bob = await new_user(container, 1), await new_user(container, 2, "Bob")
     async with container.unit_of_work(write=True) as uow:
-        family = (await FamilyService(uow).create(ann, name="Far", base_currency="RUB", time_zone="Asia/Vladivostok")).id
+        far = await FamilyService(uow).create(ann, name="Far", base_currency="RUB", time_zone="Asia/Vladivostok")
+        family = far.id
     await join(container, ann, family, bob, "member")
     # 20:00 UTC on 1 January is already 2 January in Vladivostok.
     clock.set(clock.now().replace(hour=20))
