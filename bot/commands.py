@@ -27,6 +27,7 @@ def command_list() -> list[tuple[str, str]]:
         ("undo", _("Undo your last entry")),
         ("accounts", _("Accounts and balances")),
         ("categories", _("Categories")),
+        ("rate", _("Exchange rates: list them or set one")),
         ("family", _("Family members, invite link, switch family")),
         ("export", _("Export entries as CSV")),
         ("claim", _("Claim today's reward")),

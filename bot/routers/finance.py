@@ -1,5 +1,5 @@
 """Family finance in the chat: quick entry (a plain message becomes a draft, one tap saves it), /undo, /accounts,
-/categories, /today, /month, /family, /export, and `/start join_<code>`."""
+/categories, /rate, /today, /month, /family, /export, and `/start join_<code>`."""
 
 from __future__ import annotations
 
@@ -30,12 +30,14 @@ from bot.keyboards.finance import (
 from core.container import UnitOfWork
 from core.errors import DomainError, Forbidden, NotFound
 from core.finance.drafts import DraftService, EntryDraft
-from core.finance.dto import SummaryDTO, TransactionDTO
+from core.finance.dto import RateList, SummaryDTO, TransactionDTO
+from core.finance.errors import InvalidCurrency, RateMissing
 from core.finance.families import FamilyService
 from core.finance.ledger import LedgerService
 from core.finance.money import Money
 from core.finance.policy import Action, allows
 from core.finance.quick_entry import Refusal, RefusalReason
+from core.finance.rates import format_rate, parse_rate_entry
 from core.finance.reports import ReportService
 from core.users.dto import UserDTO
 
@@ -48,6 +50,9 @@ def create_router() -> Router:
     router.message.register(undo, Command("undo"), flags=WRITES)
     router.message.register(accounts, Command("accounts"))
     router.message.register(categories, Command("categories"))
+    # "/rate" alone reads the list; with words it sets a rate, so only that form takes a write transaction.
+    router.message.register(rates, Command("rate", magic=F.args.is_(None)))
+    router.message.register(set_rate, Command("rate"), flags=WRITES)
     router.message.register(today, Command("today"))
     router.message.register(month, Command("month", "report"))
     router.message.register(family, Command("family"))
@@ -69,8 +74,10 @@ def problem(error: DomainError) -> str:
     """What a person reads when a finance call is refused."""
     if error.code == "finance.draft_expired":
         return _("This draft has expired. Send the entry again.")
-    if error.code == "finance.rate_missing":
-        return _("This account's currency has no exchange rate yet; an admin can add one over the API.")
+    if isinstance(error, RateMissing):
+        return _(
+            "{currency} has no exchange rate to {base} for this date yet. Add one with /rate {currency} 92.5"
+        ).format(currency=error.currency, base=error.base_currency)
     if isinstance(error, Forbidden):
         return _("Your role in this family does not allow this.")
     if isinstance(error, NotFound):
@@ -117,6 +124,47 @@ def summary_lines(by_category: SummaryDTO, by_member: SummaryDTO, locale: str) -
         f"• {g.label}: {money(abs(g.total_minor), currency, locale)}" for g in by_member.groups if g.kind == "expense"
     ]
     return lines
+
+
+def rate_problem(error: DomainError) -> str:
+    """What a person reads when /rate with words is refused: what to type instead."""
+    if error.code == "finance.rate_entry_unreadable":
+        return _("To set a rate, send the currency, the rate and, if you like, the date: /rate USD 92.5 2026-11-30")
+    if isinstance(error, InvalidCurrency):
+        return _("I do not know the currency “{code}”. Use its three-letter code, like USD or EUR.").format(
+            code=error.currency
+        )
+    if error.code in ("finance.rate_unreadable", "finance.rate_invalid"):
+        return _("A rate is a positive number with at most 12 digits before and after the point, like 92.5")
+    if error.code == "finance.date_unreadable":
+        return _("I could not read that date. Write it like 2026-11-30 or 30.11.2026.")
+    if error.code == "finance.rate_base":
+        return _("That is the family's base currency: it needs no rate.")
+    if error.code == "finance.rate_exists":
+        return _("This currency already has a rate for that day, and it stays as entered. Give another date.")
+    if isinstance(error, Forbidden):
+        return _("Only the family's owners and admins may set exchange rates.")
+    return problem(error)
+
+
+def rates_text(found: RateList, locale: str) -> str:
+    base = found.base_currency
+    lines = [_("Exchange rates to {base}:").format(base=base)]
+    lines += [
+        _("• 1 {currency} = {rate} {base}, from {date}").format(
+            currency=r.currency, rate=format_rate(r.rate, locale=locale), base=base, date=r.rate_date.isoformat()
+        )
+        for r in found.items
+    ] or [_("None yet.")]
+    # An example that is not the base currency itself, which takes no rate.
+    example = "EUR" if base == "USD" else "USD"
+    lines += [
+        "",
+        _("Set a rate: /rate {currency} 92.5, or from a date: /rate {currency} 92.5 2026-11-30").format(
+            currency=example
+        ),
+    ]
+    return "\n".join(lines)
 
 
 # --- quick entry ------------------------------------------------------------------------------------------------
@@ -232,6 +280,32 @@ async def categories(message: Message, user: UserDTO, uow: UnitOfWork) -> None:
                 _("Expense categories: {names}").format(names=expense),
                 _("Income categories: {names}").format(names=income),
             ]
+        )
+    )
+
+
+async def rates(message: Message, user: UserDTO, uow: UnitOfWork, locale: str) -> None:
+    try:
+        found = await LedgerService(uow).latest_rates(user.id, None)
+    except DomainError as error:
+        await message.answer(problem(error))
+        return
+    await message.answer(rates_text(found, locale))
+
+
+async def set_rate(message: Message, command: CommandObject, user: UserDTO, uow: UnitOfWork, locale: str) -> None:
+    try:
+        entry = parse_rate_entry(command.args or "", locale=locale)
+        saved = await LedgerService(uow).set_rate(user.id, None, entry.currency, entry.day, entry.rate)
+    except DomainError as error:
+        await message.answer(rate_problem(error))
+        return
+    await message.answer(
+        _("Saved: 1 {currency} = {rate} {base} from {date}. Entries already made keep their rate.").format(
+            currency=saved.currency,
+            rate=format_rate(saved.rate, locale=locale),
+            base=saved.base_currency,
+            date=saved.rate_date.isoformat(),
         )
     )
 

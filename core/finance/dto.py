@@ -146,6 +146,24 @@ class TransactionDTO:
 
 
 @dataclass(frozen=True, slots=True)
+class RateDTO:
+    """One unit of `currency` is worth `rate` of `base_currency` from `rate_date` on."""
+
+    family_id: int
+    currency: str
+    base_currency: str
+    rate: Decimal
+    rate_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class RateList:
+    family_id: int
+    base_currency: str
+    items: list[RateDTO]
+
+
+@dataclass(frozen=True, slots=True)
 class TransferDTO:
     transfer_group_id: str
     out_leg: TransactionDTO

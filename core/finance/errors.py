@@ -8,6 +8,7 @@ from core.errors import DomainError, ValidationFailed
 class InvalidCurrency(ValidationFailed):
     def __init__(self, currency: object) -> None:
         super().__init__("finance.currency_invalid", f"unknown currency code: {currency!r}")
+        self.currency = currency
 
 
 class CurrencyMismatch(ValidationFailed):
@@ -35,6 +36,32 @@ class AmountUnreadable(ValidationFailed):
 class InvalidRate(ValidationFailed):
     def __init__(self, message: str = "an exchange rate is a positive finite decimal") -> None:
         super().__init__("finance.rate_invalid", message)
+
+
+class RateMissing(ValidationFailed):
+    """No rate of `currency` on or before the entry's date; carries both codes, so a face can say how to add one."""
+
+    def __init__(self, currency: str, base_currency: str) -> None:
+        super().__init__("finance.rate_missing", f"Enter a rate of {currency} to {base_currency} for this date first")
+        self.currency = currency
+        self.base_currency = base_currency
+
+
+class RateUnreadable(ValidationFailed):
+    def __init__(self, text: str) -> None:
+        super().__init__("finance.rate_unreadable", f"not an exchange rate: {text!r}")
+
+
+class DateUnreadable(ValidationFailed):
+    def __init__(self, text: str) -> None:
+        super().__init__("finance.date_unreadable", f"not a date: {text!r}")
+
+
+class RateEntryUnreadable(ValidationFailed):
+    """A rate command without a currency and a rate, or with words besides them and a date."""
+
+    def __init__(self) -> None:
+        super().__init__("finance.rate_entry_unreadable", "a rate entry is a currency, a rate and an optional date")
 
 
 class ChartUnavailable(DomainError):

@@ -17,7 +17,8 @@ from core.container import UnitOfWork
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.finance.config import FinanceConfig
 from core.finance.dates import local_date
-from core.finance.dto import AccountDTO, CategoryDTO, EntryPage, TransactionDTO, TransferDTO
+from core.finance.dto import AccountDTO, CategoryDTO, EntryPage, RateDTO, RateList, TransactionDTO, TransferDTO
+from core.finance.errors import RateMissing
 from core.finance.money import Money, validate_currency
 from core.finance.policy import Action, may_edit_entry, require
 from core.finance.scope import membership
@@ -362,13 +363,17 @@ class LedgerService:
 
     # --- exchange rates ------------------------------------------------------------------------------------
 
-    async def set_rate(self, user_id: int, family_id: int | None, currency: str, day: date, rate: Decimal) -> None:
+    async def set_rate(
+        self, user_id: int, family_id: int | None, currency: str, day: date | None, rate: Decimal
+    ) -> RateDTO:
+        """One unit of `currency` in the base currency from `day` on (None: the family's today)."""
         family, _ = await self._scope(user_id, family_id, Action.MANAGE)
         currency = validate_currency(currency)
         if not rate.is_finite() or rate <= 0:
             raise ValidationFailed("finance.rate_invalid", "A rate is a positive number")
         if currency == family.base_currency:
             raise ValidationFailed("finance.rate_base", "The base currency needs no rate")
+        day = day or local_date(self._clock.now(), family.time_zone)
         try:
             async with self._session.begin_nested():
                 await self._repo.add(
@@ -383,15 +388,24 @@ class LedgerService:
                 )
         except IntegrityError:
             raise Conflict("finance.rate_exists", "A rate for this currency and day exists") from None
+        return RateDTO(family.id, currency, family.base_currency, rate, day)
+
+    async def latest_rates(self, user_id: int, family_id: int | None) -> RateList:
+        """Each currency's most recent rate (by its date), the currencies in alphabetical order."""
+        family, _ = await self._scope(user_id, family_id, Action.READ)
+        rows = await self._repo.latest_rates(family.id)
+        return RateList(
+            family.id,
+            family.base_currency,
+            [RateDTO(family.id, row.currency, family.base_currency, row.rate, row.rate_date) for row in rows],
+        )
 
     async def _rate(self, family: Family, currency: str, day: date) -> Decimal:
         if currency == family.base_currency:
             return Decimal(1)
         rate = await self._repo.rate_on(family.id, currency, day)
         if rate is None:
-            raise ValidationFailed(
-                "finance.rate_missing", f"Enter a rate of {currency} to {family.base_currency} for this date first"
-            )
+            raise RateMissing(currency, family.base_currency)
         return rate
 
     # --- transactions --------------------------------------------------------------------------------------

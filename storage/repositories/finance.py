@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, literal, select, tuple_, update
+from sqlalchemy import and_, delete, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models.base import Base
@@ -209,6 +209,25 @@ class FinanceRepository:
             .limit(1)
         )
         return result.scalar_one_or_none()
+
+    async def latest_rates(self, family_id: int) -> Sequence[ExchangeRate]:
+        """Per currency, the family's rate with the latest date; ordered by currency."""
+        latest = (
+            select(ExchangeRate.currency, func.max(ExchangeRate.rate_date).label("rate_date"))
+            .where(ExchangeRate.family_id == family_id)
+            .group_by(ExchangeRate.currency)
+            .subquery()
+        )
+        result = await self.session.execute(
+            select(ExchangeRate)
+            .join(
+                latest,
+                and_(ExchangeRate.currency == latest.c.currency, ExchangeRate.rate_date == latest.c.rate_date),
+            )
+            .where(ExchangeRate.family_id == family_id)
+            .order_by(ExchangeRate.currency)
+        )
+        return result.scalars().all()
 
     # --- transactions --------------------------------------------------------------------------------------
 

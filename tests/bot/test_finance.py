@@ -7,14 +7,17 @@ import base64
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 
 from bot.factory import create_dispatcher, create_i18n
 from bot.keyboards.finance import SWITCH, FamilyAction
 from core.finance.families import FamilyService
+from core.finance.ledger import LedgerService
 from core.identity.service import IdentityService
 from fake_telegram import FakeUser
 from storage.models import Transaction, User
@@ -228,3 +231,97 @@ async def test_family_switch_changes_where_entries_go(tmp_path: Any, database_ur
         assert switched["text"] == "Active family: My household"
         [today] = await harness.send(ANN, "/today")
         assert "-$5.00 tea" in today["text"]
+
+
+async def household_in_roubles(harness: BotHarness, user: FakeUser) -> int:
+    """A family with the base currency RUB, a cash account in roubles and a "Dollars" account in USD."""
+    await harness.send(user, "/start")
+    owner = await user_id(harness, user)
+    async with harness.container.unit_of_work(write=True) as uow:
+        family = await FamilyService(uow).create(
+            owner, name="Home", language=user.get("language_code"), base_currency="RUB"
+        )
+        await LedgerService(uow).create_account(owner, family.id, name="Dollars", currency="USD")
+    return family.id
+
+
+async def test_rates_set_in_the_chat_are_listed_and_used_by_quick_entry(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        await household_in_roubles(harness, ANN)
+        [empty] = await harness.send(ANN, "/rate")
+        assert empty["text"].startswith("Exchange rates to RUB:\nNone yet.")
+        assert "/rate USD 92.5" in empty["text"]
+        # Before there is a rate, saving a dollar entry says how to add one.
+        [draft] = await harness.send(ANN, "$10 coffee")
+        assert "Account: Dollars" in draft["text"]
+        await harness.press(ANN, draft["message_id"], buttons(draft)["✅ Save"])
+        alert = (await harness.users.callback_answers())[-1]
+        assert alert["show_alert"]
+        assert alert["text"] == "USD has no exchange rate to RUB for this date yet. Add one with /rate USD 92.5"
+        assert await entries(harness) == 0
+
+        [saved] = await harness.send(ANN, "/rate USD 92.5")
+        assert saved["text"].startswith("Saved: 1 USD = 92.50 RUB from 2030-01-01.")
+        # The same draft saves now, with the base amount from that rate.
+        assert (await enter(harness, ANN, "$10 coffee"))["text"].startswith("Saved: -$10.00 coffee")
+        async with harness.container.unit_of_work(write=False) as uow:
+            row = (await uow.session.execute(select(Transaction))).scalar_one()
+        assert (row.currency, row.amount_minor, row.rate_to_base, row.base_amount_minor) == (
+            "USD",
+            -1000,
+            Decimal("92.5"),
+            -92500,
+        )
+
+        [dated] = await harness.send(ANN, "/rate eur 100,25 2029-12-01")
+        assert dated["text"].startswith("Saved: 1 EUR = 100.25 RUB from 2029-12-01.")
+        [listed] = await harness.send(ANN, "/rate")
+        assert listed["text"].splitlines()[:3] == [
+            "Exchange rates to RUB:",
+            "• 1 EUR = 100.25 RUB, from 2029-12-01",
+            "• 1 USD = 92.50 RUB, from 2030-01-01",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/rate USD", "To set a rate, send the currency, the rate and, if you like, the date"),
+        ("/rate dollars 92.5", "To set a rate, send the currency"),
+        ("/rate XYZ 92.5", "I do not know the currency “XYZ”."),
+        ("/rate USD abc", "A rate is a positive number"),
+        ("/rate USD 0", "A rate is a positive number"),
+        ("/rate USD -5", "A rate is a positive number"),
+        ("/rate USD 92.5 2030-02-30", "I could not read that date."),
+        ("/rate RUB 1", "That is the family's base currency: it needs no rate."),
+        ("/rate USD 93", "This currency already has a rate for that day"),
+    ],
+)
+async def test_rate_refusals_say_what_to_type(tmp_path: Any, text: str, answer: str) -> None:
+    async with bot_harness(tmp_path) as harness:
+        await household_in_roubles(harness, ANN)
+        await harness.send(ANN, "/rate USD 92.5")
+        [refused] = await harness.send(ANN, text)
+        assert refused["text"].startswith(answer)
+
+
+async def test_rates_in_russian_and_a_viewer_is_refused(tmp_path: Any, database_url: str) -> None:
+    async with bot_harness(tmp_path, url=database_url) as harness:
+        family = await household_in_roubles(harness, VERA)
+        [saved] = await harness.send(VERA, "/rate USD 1234,5 30.11.2029")
+        assert saved["text"].startswith("Сохранено: 1 USD = 1\u00a0234,50 RUB с 2029-11-30.")
+        [refused] = await harness.send(VERA, "/rate USD 92.5 31.11.2029")
+        assert refused["text"].startswith("Не получилось прочитать дату.")
+        # Bob, a viewer in Vera's family, reads the rates in English and may not set one.
+        await harness.send(BOB, "/start")
+        async with harness.container.unit_of_work(write=True) as uow:
+            issued = await FamilyService(uow).invite(await user_id(harness, VERA), family, role="viewer")
+        await harness.send(BOB, f"/start join_{issued.code}")
+        [listed] = await harness.send(BOB, "/rate")
+        assert "• 1 USD = 1,234.50 RUB, from 2029-11-30" in listed["text"]
+        [forbidden] = await harness.send(BOB, "/rate USD 1")
+        assert forbidden["text"] == "Only the family's owners and admins may set exchange rates."
+        [listed_ru] = await harness.send(VERA, "/rate")
+        assert listed_ru["text"].startswith("Курсы валют к RUB:\n• 1 USD = 1\u00a0234,50 RUB, с 2029-11-30")
+        async with harness.container.unit_of_work(write=False) as uow:
+            assert len((await LedgerService(uow).latest_rates(await user_id(harness, VERA), family)).items) == 1

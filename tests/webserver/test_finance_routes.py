@@ -146,6 +146,7 @@ async def test_another_familys_ids_are_404_on_every_route(client: Client) -> Non
         ),
         ("POST", "/transactions/import", {"account_id": account, "csv": "a", "mapping": {"date": 0, "amount": 1}}),
         ("POST", f"/rates?family_id={fid}", {"currency": "USD", "date": "2026-01-01", "rate": "1.1"}),
+        ("GET", f"/rates?family_id={fid}", None),
         ("GET", "/transactions/99999999999", None),
         ("POST", f"/accounts?family_id={fid}", {"name": "x"}),
         ("GET", f"/keywords?family_id={fid}", None),
@@ -300,6 +301,47 @@ async def test_ledger_reports_export_and_import(client: Client) -> None:
     )
     kept = await ann.call("GET", f"/transactions/{moved['in_leg']['id']}/history", 200)
     assert [h["action"] for h in kept["items"]] == ["create", "delete"]
+
+
+async def test_rates_entered_listed_and_used(client: Client) -> None:
+    ann, bob, eve = [await person(client, f"{n}@example.org") for n in ("ann", "bob", "eve")]
+    fid = (await family_of(ann))["id"]
+    await family_of(eve, "Eve's")
+    code = (await ann.call("POST", f"/families/{fid}/invites", 201, json={"role": "viewer"}))["code"]
+    await bob.call("POST", f"/invites/{code}/accept", 200)
+    assert await ann.call("GET", "/rates", 200) == {"family_id": fid, "base_currency": "EUR", "items": []}
+    for day, rate in (("2026-01-01", "0.90"), ("2026-02-01", "0.925"), ("2025-12-01", "0.8")):
+        await ann.call("POST", "/rates", 204, json={"currency": "USD", "date": day, "rate": rate})
+    await ann.call("POST", "/rates", 204, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.17"})
+    await ann.call("POST", "/rates", 409, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.2"})
+    await ann.call("POST", "/rates", 422, json={"currency": "EUR", "date": "2026-01-15", "rate": "1"})
+    await bob.call("POST", "/rates", 403, json={"currency": "USD", "date": "2026-03-01", "rate": "1"})
+    expected = {
+        "family_id": fid,
+        "base_currency": "EUR",
+        "items": [
+            {"currency": "GBP", "base_currency": "EUR", "rate": "1.17", "date": "2026-01-15"},
+            {"currency": "USD", "base_currency": "EUR", "rate": "0.925", "date": "2026-02-01"},
+        ],
+    }
+    # A viewer reads them; another family's id is 404 whoever asks, and Eve's own list is empty.
+    assert await bob.call("GET", f"/rates?family_id={fid}", 200) == expected
+    assert await ann.call("GET", "/rates", 200) == expected
+    await eve.call("GET", f"/rates?family_id={fid}", 404)
+    assert (await eve.call("GET", "/rates", 200))["items"] == []
+    await ann.call("GET", "/rates?family_id=0", 422)
+    dollars = await ann.call("POST", "/accounts", 201, json={"name": "Dollars", "currency": "USD"})
+    spent = await ann.call(
+        "POST",
+        "/transactions",
+        201,
+        json={"kind": "expense", "account_id": dollars["id"], "amount": "10", "date": "2026-01-20"},
+    )
+    assert (spent["rate_to_base"], spent["base_amount_minor"]) == ("0.90", -900)
+    spec = await (await client.get("/openapi.json")).json()
+    listed = spec["paths"]["/api/v1/rates"]["get"]
+    assert {"200", "401", "404", "422"} <= set(listed["responses"])
+    assert {p["name"] for p in listed["parameters"]} == {"family_id"}
 
 
 async def test_client_errors_are_json_never_500(client: Client) -> None:

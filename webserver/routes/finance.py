@@ -50,6 +50,7 @@ from webserver.schemas.finance import (
     MergeIn,
     MergeOut,
     RateIn,
+    RateList,
     ReportQuery,
     RoleIn,
     SummaryOut,
@@ -710,6 +711,23 @@ async def create_rate(request: web.Request, body: RateIn, query: FamilyQuery) ->
         _user(request), query.family_id, body.currency, body.date, Decimal(body.rate)
     )
     return web.Response(status=204)
+
+
+@route(
+    "GET",
+    f"{PREFIX}/rates",
+    summary="The latest exchange rates",
+    description="Each currency's rate with the latest date, in the family's base currency.",
+    tags=TAGS,
+    auth=True,
+    query=FamilyQuery,
+    response=RateList,
+    errors=[404],
+    uow="read",
+)
+async def list_rates(request: web.Request, query: FamilyQuery) -> web.StreamResponse:
+    found = await LedgerService(request[UOW]).latest_rates(_user(request), query.family_id)
+    return respond(RateList, found)
 
 
 # --- reports, export, import ----------------------------------------------------------------------------------------

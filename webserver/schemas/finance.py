@@ -271,6 +271,24 @@ class RateIn(InputModel):
     rate: str = Field(pattern=r"^\d{1,12}(\.\d{1,12})?$", description="One unit of the currency in the base currency")
 
 
+class RateOut(_Out):
+    currency: str
+    base_currency: str
+    rate: str = Field(description="One unit of the currency in the base currency, an exact decimal")
+    date: dt.date = Field(validation_alias="rate_date", description="The rate applies from this date on")
+
+    @field_validator("rate", mode="before")
+    @classmethod
+    def _rate(cls, value: object) -> str:
+        return str(value)
+
+
+class RateList(_Out):
+    family_id: int
+    base_currency: str
+    items: list[RateOut] = Field(description="Each currency's latest rate, by currency")
+
+
 # --- reports, export, import --------------------------------------------------------------------------------------
 
 

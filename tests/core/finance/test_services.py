@@ -477,3 +477,48 @@ async def test_a_one_time_invite_taken_by_two_at_once_admits_one(container: Cont
     assert sorted(await asyncio.gather(*(accept(user) for user in ids[1:]))) == ["joined", "refused", "refused"]
     async with container.unit_of_work(write=False) as uow:
         assert len(await FamilyService(uow).members(ids[0], family)) == 2
+
+
+async def test_rates_default_to_the_familys_today_and_list_each_currencys_latest(
+    container: Container, clock: ManualClock
+) -> None:
+    ann, bob = await new_user(container, 1), await new_user(container, 2, "Bob")
+    async with container.unit_of_work(write=True) as uow:
+        far = await FamilyService(uow).create(ann, name="Far", base_currency="RUB", time_zone="Asia/Vladivostok")
+        family = far.id
+    await join(container, ann, family, bob, "member")
+    # 20:00 UTC on 1 January is already 2 January in Vladivostok.
+    clock.set(clock.now().replace(hour=20))
+    async with container.unit_of_work(write=True) as uow:
+        ledger = LedgerService(uow)
+        saved = await ledger.set_rate(ann, family, "USD", None, Decimal("92.5"))
+        assert (saved.currency, saved.base_currency, saved.rate, saved.rate_date) == (
+            "USD",
+            "RUB",
+            Decimal("92.5"),
+            date(2030, 1, 2),
+        )
+        await ledger.set_rate(ann, family, "USD", date(2029, 12, 1), Decimal("90"))
+        await ledger.set_rate(ann, family, "EUR", date(2029, 12, 1), Decimal("100.25"))
+        with pytest.raises(Conflict):
+            await ledger.set_rate(ann, family, "USD", date(2030, 1, 2), Decimal("93"))
+        with pytest.raises(ValidationFailed):
+            await ledger.set_rate(ann, family, "RUB", None, Decimal("1"))
+    # Setting a rate is an admin's; a member reads them.
+    async with container.unit_of_work(write=True) as uow:
+        with pytest.raises(Forbidden):
+            await LedgerService(uow).set_rate(bob, family, "USD", None, Decimal("1"))
+    async with container.unit_of_work(write=False) as uow:
+        listed = await LedgerService(uow).latest_rates(bob, None)
+    assert (listed.family_id, listed.base_currency) == (family, "RUB")
+    assert [(r.currency, r.rate, r.rate_date) for r in listed.items] == [
+        ("EUR", Decimal("100.25"), date(2029, 12, 1)),
+        ("USD", Decimal("92.5"), date(2030, 1, 2)),
+    ]
+    # Another family's rates are not reachable through membership.
+    eve = await new_user(container, 3, "Eve")
+    await personal(container, eve)
+    async with container.unit_of_work(write=False) as uow:
+        with pytest.raises(NotFound):
+            await LedgerService(uow).latest_rates(eve, family)
+        assert (await LedgerService(uow).latest_rates(eve, None)).items == []
