@@ -70,7 +70,7 @@ async def main(url: str | None, rows: int) -> None:
     )
     async with container.unit_of_work(write=True) as uow:
         user, _ = await UserService(uow).ensure_telegram_user(TelegramProfile(telegram_id=1, first_name="Bench"))
-        family = await FamilyService(uow).ensure_active(user.id)
+        family = await FamilyService(uow).active(user.id)
         ledger = LedgerService(uow)
         account = (await ledger.accounts(user.id, family.id))[0].id
         categories = [c.id for c in await ledger.categories(user.id, family.id, kind="expense")]

@@ -140,8 +140,6 @@ def rate_problem(error: DomainError) -> str:
         return _("I could not read that date. Write it like 2026-11-30 or 30.11.2026.")
     if error.code == "finance.rate_base":
         return _("That is the family's base currency: it needs no rate.")
-    if error.code == "finance.rate_exists":
-        return _("This currency already has a rate for that day, and it stays as entered. Give another date.")
     if isinstance(error, Forbidden):
         return _("Only the family's owners and admins may set exchange rates.")
     return problem(error)

@@ -366,7 +366,8 @@ class LedgerService:
     async def set_rate(
         self, user_id: int, family_id: int | None, currency: str, day: date | None, rate: Decimal
     ) -> RateDTO:
-        """One unit of `currency` in the base currency from `day` on (None: the family's today)."""
+        """One unit of `currency` in the base currency from `day` on (None: the family's today). A second rate for
+        the same day corrects the first; entries already made keep the rate they were made with."""
         family, _ = await self._scope(user_id, family_id, Action.MANAGE)
         currency = validate_currency(currency)
         if not rate.is_finite() or rate <= 0:
@@ -374,20 +375,29 @@ class LedgerService:
         if currency == family.base_currency:
             raise ValidationFailed("finance.rate_base", "The base currency needs no rate")
         day = day or local_date(self._clock.now(), family.time_zone)
-        try:
-            async with self._session.begin_nested():
-                await self._repo.add(
-                    ExchangeRate(
-                        family_id=family.id,
-                        currency=currency,
-                        rate_date=day,
-                        rate=rate,
-                        created_by_id=user_id,
-                        created_at=self._clock.now(),
+        existing = await self._repo.rate_of_day(family.id, currency, day)
+        if existing is None:
+            try:
+                async with self._session.begin_nested():
+                    await self._repo.add(
+                        ExchangeRate(
+                            family_id=family.id,
+                            currency=currency,
+                            rate_date=day,
+                            rate=rate,
+                            created_by_id=user_id,
+                            created_at=self._clock.now(),
+                        )
                     )
-                )
-        except IntegrityError:
-            raise Conflict("finance.rate_exists", "A rate for this currency and day exists") from None
+                return RateDTO(family.id, currency, family.base_currency, rate, day)
+            except IntegrityError:
+                # Entered at the same moment by someone else: this one corrects it, as if it came second.
+                existing = await self._repo.rate_of_day(family.id, currency, day)
+                if existing is None:
+                    raise
+        # Who entered the day's rate and when: the latest correction's author.
+        existing.rate, existing.created_by_id, existing.created_at = rate, user_id, self._clock.now()
+        await self._session.flush()
         return RateDTO(family.id, currency, family.base_currency, rate, day)
 
     async def latest_rates(self, user_id: int, family_id: int | None) -> RateList:

@@ -198,6 +198,17 @@ class FinanceRepository:
 
     # --- exchange rates ------------------------------------------------------------------------------------
 
+    async def rate_of_day(self, family_id: int, currency: str, day: date) -> ExchangeRate | None:
+        """The rate entered for exactly that day, locked for a correction (PostgreSQL; SQLite locks the database)."""
+        result = await self.session.execute(
+            select(ExchangeRate)
+            .where(
+                ExchangeRate.family_id == family_id, ExchangeRate.currency == currency, ExchangeRate.rate_date == day
+            )
+            .with_for_update()
+        )
+        return result.scalar_one_or_none()
+
     async def rate_on(self, family_id: int, currency: str, day: date) -> Decimal | None:
         """The family's rate for the currency on that day, or the latest one before it; None if it has none."""
         result = await self.session.execute(

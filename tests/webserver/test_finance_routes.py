@@ -313,7 +313,9 @@ async def test_rates_entered_listed_and_used(client: Client) -> None:
     for day, rate in (("2026-01-01", "0.90"), ("2026-02-01", "0.925"), ("2025-12-01", "0.8")):
         await ann.call("POST", "/rates", 204, json={"currency": "USD", "date": day, "rate": rate})
     await ann.call("POST", "/rates", 204, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.17"})
-    await ann.call("POST", "/rates", 409, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.2"})
+    # The same day again corrects the day's rate.
+    await ann.call("POST", "/rates", 204, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.2"})
+    await ann.call("POST", "/rates", 204, json={"currency": "GBP", "date": "2026-01-15", "rate": "1.17"})
     await ann.call("POST", "/rates", 422, json={"currency": "EUR", "date": "2026-01-15", "rate": "1"})
     await bob.call("POST", "/rates", 403, json={"currency": "USD", "date": "2026-03-01", "rate": "1"})
     expected = {

@@ -696,14 +696,14 @@ async def delete_transaction(request: web.Request, query: FamilyQuery) -> web.St
     "POST",
     f"{PREFIX}/rates",
     summary="Enter an exchange rate",
-    description="One unit of `currency` in the family's base currency from `date` on; entries keep the rate they "
-    "were made with.",
+    description="One unit of `currency` in the family's base currency from `date` on; a second rate for the same "
+    "date corrects the first. Entries keep the rate they were made with.",
     tags=TAGS,
     auth=True,
     body=RateIn,
     query=FamilyQuery,
     status=204,
-    errors=[403, 404, 409],
+    errors=[403, 404],
     uow="write",
 )
 async def create_rate(request: web.Request, body: RateIn, query: FamilyQuery) -> web.StreamResponse:

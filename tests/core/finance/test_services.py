@@ -500,8 +500,9 @@ async def test_rates_default_to_the_familys_today_and_list_each_currencys_latest
         )
         await ledger.set_rate(ann, family, "USD", date(2029, 12, 1), Decimal("90"))
         await ledger.set_rate(ann, family, "EUR", date(2029, 12, 1), Decimal("100.25"))
-        with pytest.raises(Conflict):
-            await ledger.set_rate(ann, family, "USD", date(2030, 1, 2), Decimal("93"))
+        # A second rate for the same day corrects the first.
+        await ledger.set_rate(ann, family, "USD", date(2030, 1, 2), Decimal("93"))
+        await ledger.set_rate(ann, family, "USD", date(2030, 1, 2), Decimal("92.5"))
         with pytest.raises(ValidationFailed):
             await ledger.set_rate(ann, family, "RUB", None, Decimal("1"))
     # Setting a rate is an admin's; a member reads them.
