@@ -49,9 +49,15 @@ from storage.ratelimit import create_limits_storage
 PAGE_SIZE = 50
 
 
-async def timed(runs: int, cases: dict[str, Callable[[], Awaitable[object]]]) -> None:
-    """Each case `runs` times, round-robin, so that drift of a shared machine hits every case alike."""
+async def timed(db: Database, runs: int, cases: dict[str, Callable[[], Awaitable[object]]]) -> None:
+    """Each case `runs` times, round-robin, so that drift of a shared machine hits every case alike; also the
+    statements one call sends through the driver's cursor, a count no neighbour on the machine can change."""
     samples: dict[str, list[float]] = {label: [] for label in cases}
+    sent: dict[str, int] = {}
+    for label, call in cases.items():
+        with captured(db.read_engine, db.write_engine) as statements:
+            await call()
+        sent[label] = len(statements)
     for _ in range(runs):
         for label, call in cases.items():
             started = time.perf_counter()
@@ -59,7 +65,10 @@ async def timed(runs: int, cases: dict[str, Callable[[], Awaitable[object]]]) ->
             samples[label].append((time.perf_counter() - started) * 1000)
     for label, values in samples.items():
         ordered = sorted(values)
-        print(f"{label:<40} median {statistics.median(ordered):8.2f} ms   p90 {ordered[int(runs * 0.9) - 1]:8.2f} ms")
+        print(
+            f"{label:<40} median {statistics.median(ordered):8.2f} ms   p90 {ordered[int(runs * 0.9) - 1]:8.2f} ms"
+            f"   {sent[label]:3d} statements"
+        )
 
 
 async def plans(db: Database, label: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -159,6 +168,7 @@ async def main(url: str | None, rows: int, runs: int, deep_page: int) -> None:
                 await LedgerService(uow).entries(user.id, family.id, EntryFilter(), limit=PAGE_SIZE, cursor=deep)
             ).next_cursor
     await timed(
+        db,
         runs,
         {
             "add an entry (the REST path's service)": create,

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from bench.harness import LOOPBACK
 from bench.loadgen import ProtocolError, percentile, read_response
 
+# A request unanswered this long counts as an error; the app's own busy timeouts are far shorter.
+ANSWER_TIMEOUT = 60.0
+
 
 @dataclass
 class Batch:
@@ -74,8 +77,15 @@ async def _connection(
             started = time.perf_counter()
             try:
                 writer.write(request)
-                status, keep_alive = await read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
+                status, keep_alive = await asyncio.wait_for(read_response(reader), ANSWER_TIMEOUT)
+            except (
+                OSError,
+                TimeoutError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                ProtocolError,
+                ValueError,
+            ):
                 batch.errors += 1
                 return
             batch.latencies_ms.append((time.perf_counter() - started) * 1000)
