@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := bot core storage webserver fake_telegram mtproto clients tests bench run.py
 
-.PHONY: install run test preflight lint typecheck pytest catalogs bench clean
+.PHONY: install run test preflight lint typecheck pytest catalogs bench bench-finance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: preflight lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m bench.users_me
+
+# The family-finance figures (docs/benchmarks.md): a few minutes on SQLite; `make bench-finance FINBENCH=--postgres`
+# runs both on a throwaway PostgreSQL server instead.
+bench-finance: install
+	$(BIN)/python -m bench.finance_entry $(FINBENCH)
+	$(BIN)/python -m bench.finance_month $(FINBENCH)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,8 +1,9 @@
-"""The baseline: aiohttp with one JSON route and nothing else, run by `bench.users_me` as a process of its own.
+"""The baseline: aiohttp with one JSON route and nothing else, run by `bench.users_me` as a process of its own
+(and its POST twin by `bench.finance_entry`).
 
     python -m bench.bare_app --port 9000 [--body-file body.json]
 
-The route sits at the app's path so the two URLs differ only by port.
+The routes sit at the app's paths so the two URLs differ only by port.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 USERS_ME_PATH = "/api/v1/users/me"
+TRANSACTIONS_PATH = "/api/v1/transactions"
 HEALTH_PATH = "/health"
 
 # Stands in for the app's answer when that answer is not at hand (`--skip-app`). Normally the harness hands over the
@@ -54,8 +56,14 @@ def create_app(body: dict[str, Any]) -> web.Application:
         # Serialised on every request, as any real JSON endpoint does; a cached bytes body would flatter the baseline.
         return web.json_response(body)
 
+    async def add_transaction(request: web.Request) -> web.Response:
+        # The baseline of a write: read and parse the JSON body, answer 201 with the body the app really returned.
+        await request.json()
+        return web.json_response(body, status=201)
+
     app = web.Application()
     app.router.add_get(USERS_ME_PATH, users_me)
+    app.router.add_post(TRANSACTIONS_PATH, add_transaction)
     app.router.add_get(HEALTH_PATH, health)
     return app
 
