@@ -33,12 +33,12 @@ from core.auth.passwords import PasswordService
 from core.auth.state import AuthState, UserState, publish_quietly
 from core.auth.tokens import JwtCodec
 from core.clock import Clock
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 from core.login_throttle import LoginThrottle
 from core.notify import Notifier, NullNotifier
 from core.ratelimit import RateLimiter
 from core.users.dto import UserDTO
-from storage.db import Database
+from storage.db import Database, DatabaseBusy
 from storage.kv import KeyValueStore
 from storage.models.user import User
 from storage.repositories.auth import AuthRepository
@@ -59,6 +59,10 @@ class Links:
 
     bot_username: str | None = None
     public_base_url: str | None = None
+
+
+def busy() -> Unavailable:
+    return Unavailable("database_busy", "The service is busy; try again in a moment", retry_after=1)
 
 
 class WriteNeeded(Exception):
@@ -171,6 +175,10 @@ class Container:
                     if not exc.keeps_writes:
                         raise
                     kept = exc
+        except DatabaseBusy:
+            if uow is not None:
+                uow._discard()
+            raise busy() from None
         except BaseException:
             if uow is not None:
                 uow._discard()

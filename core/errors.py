@@ -41,6 +41,16 @@ class Forbidden(DomainError):
     status_hint = 403
 
 
+class Unavailable(DomainError):
+    """Not now, through no fault of the caller: the same call may succeed after `retry_after` seconds."""
+
+    status_hint = 503
+
+    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
 class TooManyRequests(DomainError):
     status_hint = 429
 

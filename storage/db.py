@@ -2,7 +2,10 @@
 
 SQLite gets WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for write transactions, so that two writers
 queue on the lock instead of one failing with "database is locked" when it upgrades a read lock mid-transaction.
-Reads use a separate engine with deferred transactions so they never wait for the write lock.
+Reads use a separate engine with deferred transactions so they never wait for the write lock. Within one process,
+SQLite's writers also queue on an asyncio lock, in order: SQLite's busy handler makes a waiting writer poll with
+growing sleeps, so under a burst of writes some waited past the busy timeout while the lock was free most of the
+time. A writer that still cannot start in time raises `DatabaseBusy` (the faces answer "retry shortly").
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -27,6 +31,14 @@ class DatabaseConfig:
     pool_size: int = 5
 
 
+class DatabaseBusy(Exception):
+    """SQLite's one writer stayed busy for longer than the busy timeout; the work may be retried shortly."""
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig)
+
+
 class Database:
     """Owns the engines; one instance per process, created by the composition root and disposed at shutdown."""
 
@@ -35,7 +47,10 @@ class Database:
         self.url = make_url(config.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._sqlite_file: Path | None = None
+        # SQLite only: this process's writers, in turn (PostgreSQL locks rows, not the database).
+        self._writer: asyncio.Lock | None = None
         if self.is_sqlite:
+            self._writer = asyncio.Lock()
             self._sqlite_file = _ensure_sqlite_dir(config.url)
             self.write_engine = _sqlite_engine(config, immediate=True)
             self.read_engine = _sqlite_engine(config, immediate=False)
@@ -50,9 +65,26 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
-        factory = self._write_sessions if write else self._read_sessions
-        async with factory() as session, session.begin():
-            yield session
+        if not write or self._writer is None:
+            factory = self._read_sessions if not write else self._write_sessions
+            async with factory() as session, session.begin():
+                yield session
+            return
+        try:
+            async with asyncio.timeout(self.config.busy_timeout_ms / 1000):
+                await self._writer.acquire()
+        except TimeoutError:
+            raise DatabaseBusy from None
+        try:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            # Another process held the database past the busy timeout.
+            if _is_locked(exc):
+                raise DatabaseBusy from exc
+            raise
+        finally:
+            self._writer.release()
 
     async def ping(self) -> None:
         """Raise when the database cannot serve queries."""

@@ -396,6 +396,9 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if operation.rate is not None:
             statuses.add(429)
             success.setdefault("headers", {}).update({name: {"schema": {"type": "integer"}} for name in RATE_HEADERS})
+        if operation.uow is not None or operation.auth or operation.rate is not None:
+            # The database's one writer (SQLite) stayed busy past its timeout: retry after Retry-After.
+            statuses.add(503)
         if operation.auth:
             # 403: the access policy (a disabled account, or a level the route's feature needs).
             statuses |= {401, 403}

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import DomainError, TooManyRequests, Unauthorized
+from core.errors import DomainError, TooManyRequests, Unauthorized, Unavailable
 
 _DEFAULT_CODES = {
     400: "BAD_REQUEST",
@@ -53,7 +53,7 @@ class ApiError(Exception):
     @classmethod
     def from_domain(cls, error: DomainError) -> ApiError:
         headers: dict[str, str] = {}
-        if isinstance(error, TooManyRequests):
+        if isinstance(error, (TooManyRequests, Unavailable)):
             headers["Retry-After"] = str(max(1, error.retry_after))
         if isinstance(error, Unauthorized) and error.code == "invalid_token":
             headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'

@@ -15,7 +15,16 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "__": None, "gettext":
 # The human text of errors the REST API answers with (translated by webserver/i18n.py): the message argument.
 KEYWORDS.update(
     dict.fromkeys(
-        ["DomainError", "ValidationFailed", "NotFound", "Conflict", "Unauthorized", "Forbidden", "TooManyRequests"],
+        [
+            "DomainError",
+            "ValidationFailed",
+            "NotFound",
+            "Conflict",
+            "Unauthorized",
+            "Forbidden",
+            "TooManyRequests",
+            "Unavailable",
+        ],
         (2,),
     )
 )

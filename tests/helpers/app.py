@@ -62,12 +62,13 @@ async def make_container(
     """The domain's container, built by the composition root's own function on a real, migrated database: the
     given one (the `database_url` fixture, on either backend) or an SQLite file in the test's folder."""
     settings = settings or test_settings(tmp_path)
+    busy = settings.db.busy_timeout_ms
     if url is None:
         url = await database_url(tmp_path)
-        db = Database(DatabaseConfig(url=url))
+        db = Database(DatabaseConfig(url=url, busy_timeout_ms=busy))
         await upgrade(db.write_engine)
     else:
-        db = Database(DatabaseConfig(url=url))
+        db = Database(DatabaseConfig(url=url, busy_timeout_ms=busy))
     # As in run.py: the limiter's counters share the key-value store's Redis pool.
     pool = kv.client.connection_pool if isinstance(kv, RedisStore) else None
     storage = create_limits_storage(None, key_prefix=kv.prefix if isinstance(kv, RedisStore) else "", pool=pool)

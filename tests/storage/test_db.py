@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database, DatabaseConfig
+from storage.db import Database, DatabaseBusy, DatabaseConfig
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import Base, User
 from storage.models.base import include_object_on
@@ -163,3 +164,59 @@ async def test_downgrade_and_upgrade_again(blank_database_url: str) -> None:
         assert await current_revision(database.read_engine) == head_revision()
     finally:
         await database.dispose()
+
+
+@pytest.mark.sqlite_only
+async def test_writers_of_one_process_take_turns_in_order(tmp_path: Path) -> None:
+    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}", busy_timeout_ms=2000))
+    order: list[int] = []
+
+    async def writer(n: int) -> None:
+        async with database.unit_of_work(write=True) as session:
+            await session.execute(text("SELECT 1"))  # the transaction (BEGIN IMMEDIATE) starts here
+            order.append(n)
+            # The first holds the lock long enough for every other one to be waiting when it lets go.
+            await asyncio.sleep(0.3 if n == 0 else 0.005)
+
+    try:
+        await upgrade(database.write_engine)
+        tasks = []
+        for n in range(20):
+            tasks.append(asyncio.create_task(writer(n)))
+            await asyncio.sleep(0.005)  # each one asks before the next
+        await asyncio.gather(*tasks)
+    finally:
+        await database.dispose()
+    # Queued in this process, they start in the order they asked (SQLite's busy handler would let any of them in).
+    assert order == list(range(20))
+
+
+@pytest.mark.sqlite_only
+async def test_a_writer_kept_out_past_the_timeout_is_told_busy(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    database = Database(DatabaseConfig(url=f"sqlite+aiosqlite:///{path}", busy_timeout_ms=200))
+    try:
+        await upgrade(database.write_engine)
+        # Another process holds the write lock.
+        locker = sqlite3.connect(path, timeout=0)
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(DatabaseBusy):
+                async with database.unit_of_work(write=True) as session:
+                    await session.execute(text("SELECT 1"))
+            # This process's next writer queued behind the first and is told the same; nothing waits forever.
+            first = asyncio.create_task(_write_once(database))
+            second = asyncio.create_task(_write_once(database))
+            results = await asyncio.gather(first, second, return_exceptions=True)
+            assert all(isinstance(result, DatabaseBusy) for result in results)
+        finally:
+            locker.rollback()
+            locker.close()
+        await _write_once(database)
+    finally:
+        await database.dispose()
+
+
+async def _write_once(database: Database) -> None:
+    async with database.unit_of_work(write=True) as session:
+        await session.execute(text("SELECT 1"))

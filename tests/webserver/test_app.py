@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from core.errors import Conflict
 from storage.kv import MemoryStore, RedisStore
 from tests.helpers.app import Client, make_container
 from tests.helpers.redis_server import RedisServer
+from tests.webserver.test_auth_routes import bearer, register
 from webserver.api import Api, model_response, route
 from webserver.app import create_app
 from webserver.keys import WebConfig
@@ -239,3 +241,23 @@ async def test_health_503_when_redis_down(
     await store.close()
     await container.close()
     await container.db.dispose()
+
+
+@pytest.mark.sqlite_only
+async def test_a_write_kept_out_of_sqlite_is_a_503_to_retry(make_client: Any, database_url: str) -> None:
+    client = await make_client(db={"busy_timeout_ms": 200})
+    token = (await register(client))["access_token"]
+    # Another process holds the write lock past the busy timeout.
+    locker = sqlite3.connect(database_url.split("///", 1)[1], timeout=0)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        busy = await client.put("/api/v1/auth/profile", json={"first_name": "Ann"}, headers=bearer(token))
+        body = await busy.json()
+    finally:
+        locker.rollback()
+        locker.close()
+    assert (busy.status, busy.headers["Retry-After"], body["error_code"]) == (503, "1", "DATABASE_BUSY")
+    assert "try again" in body["detail"]
+    # Nothing was lost but the attempt: the retry goes through.
+    again = await client.put("/api/v1/auth/profile", json={"first_name": "Ann"}, headers=bearer(token))
+    assert again.status == 200
