@@ -21,7 +21,7 @@ from core.auth.errors import InvalidTokenError
 from core.auth.state import AuthState, TokenStatus, UserState
 from core.auth.tokens import Claims, JwtCodec, TokenType
 from core.clock import Clock
-from core.errors import DomainError, Unauthorized
+from core.errors import DomainError, Unauthorized, Unavailable
 from core.users.dto import UserDTO
 from storage.kv import KeyValueUnavailable
 
@@ -224,6 +224,9 @@ class AccessGuard:
     async def _prove(self, raw: str, prove: ProveInitData) -> InitDataProof:
         try:
             return await prove(raw)
+        except Unavailable:
+            # The database was busy: the credential may be fine, so the client should retry, not sign in again.
+            raise
         except DomainError as exc:
             # Malformed and forged alike: for a credential header the client's only move is to sign in again.
             raise invalid("init_data") from exc

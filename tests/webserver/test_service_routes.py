@@ -26,6 +26,7 @@ from storage.models.user import User
 from tests.helpers.app import Client, create_test_app, make_container
 from tests.helpers.app import test_settings as build_settings
 from tests.webserver.conftest import MakeClient
+from tests.webserver.test_telegram_routes import init_data, tma
 from webserver.keys import CONTAINER
 from webserver.signed import session_method
 
@@ -680,3 +681,16 @@ async def test_openapi_describes_the_signed_routes(client: Client) -> None:
 def test_session_method_fits_the_column() -> None:
     assert session_method("partner-bot") == "service:partner-bot"
     assert len(session_method("x" * 64)) == 32
+
+
+async def test_confirm_with_a_first_mini_app_credential_does_not_wait_on_itself(
+    client: Client, clock: ManualClock
+) -> None:
+    # A `tma` credential the guard has not seen makes its user in a writing unit of its own; the route's unit
+    # opens only after that, else SQLite's writer queue would wait on itself and answer 503 after the timeout.
+    path = f"{API}/auth/telegram/confirm"
+    payload = encode({"code": "not-a-code", "chat_id": 10_004})
+    headers = {**signed_headers(clock, path, payload), **tma(init_data(clock))}
+    response = await post(client, path, payload, headers)
+    assert response.status == 422, await response.text()
+    assert (await response.json())["error_code"] == "INVALID_CODE"

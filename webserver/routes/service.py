@@ -21,6 +21,7 @@ from core.users.dto import TelegramProfile
 from webserver.api import UOW, Api, invalid, json_object, model_response, respond, route, single_values, validate
 from webserver.errors import ApiError
 from webserver.http import NO_STORE, client_info
+from webserver.keys import CONTAINER
 from webserver.schemas.service import (
     ChatIn,
     CodeOut,
@@ -182,10 +183,11 @@ async def telegram_start(request: web.Request) -> web.StreamResponse:
     response=ConfirmOut,
     documented_body=ConfirmIn,
     rate="service",
-    uow="write",
     errors=[400, 401, 403, 404, 409, 413, 415, 422],
 )
 async def telegram_confirm(request: web.Request) -> web.StreamResponse:
+    # The unit of work opens after the caller is authenticated: a first `tma` credential makes its user in a
+    # writing unit of its own, and SQLite's writers take turns, so it cannot run inside this one.
     client_id = await require_signature(request)
     authenticated = await authenticate(request)
     body = await parse_json(request, ConfirmIn)
@@ -194,12 +196,14 @@ async def telegram_confirm(request: web.Request) -> web.StreamResponse:
         profile = TelegramProfile(
             telegram_id=body.chat_id, first_name=body.first_name, last_name=body.last_name, username=body.username
         )
-    uow = request[UOW]
-    user = await IdentityService(uow).link_for_account(
-        code=body.code, user_id=authenticated.user.id, telegram_id=body.chat_id, profile=profile
-    )
-    pair = await AuthService(uow).open_session(user.id, method=session_method(client_id), client=client_info(request))
-    expires_at = uow.clock.now() + timedelta(seconds=pair.expires_in)
+    async with request.app[CONTAINER].unit_of_work(write=True) as uow:
+        user = await IdentityService(uow).link_for_account(
+            code=body.code, user_id=authenticated.user.id, telegram_id=body.chat_id, profile=profile
+        )
+        pair = await AuthService(uow).open_session(
+            user.id, method=session_method(client_id), client=client_info(request)
+        )
+        expires_at = uow.clock.now() + timedelta(seconds=pair.expires_in)
     return model_response(
         ConfirmOut(user_id=user.id, jwt_token=pair.access_token, expires_at=expires_at), headers=NO_STORE
     )
