@@ -12,6 +12,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
+from core.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +29,13 @@ class ErrorsMiddleware(BaseMiddleware):
     ) -> Any:
         try:
             return await handler(event, data)
+        except Unavailable as exc:
+            # Not a bug: the database stayed busy. No traceback; the person is told to try again shortly.
+            update_id = event.update_id if isinstance(event, Update) else None
+            log.warning("update not handled: service busy", extra={"update_id": update_id, "code": exc.code})
+            if isinstance(event, Update):
+                await self._apologise(event, data, exc.message)
+            return None
         except Exception:
             update_id = event.update_id if isinstance(event, Update) else None
             log.exception("update handler failed", extra={"update_id": update_id})
@@ -34,12 +43,12 @@ class ErrorsMiddleware(BaseMiddleware):
                 await self._apologise(event, data)
             return None
 
-    async def _apologise(self, update: Update, data: dict[str, Any]) -> None:
+    async def _apologise(self, update: Update, data: dict[str, Any], message: str | None = None) -> None:
         bot: Bot | None = data.get("bot")
         if bot is None:
             return
         locale = data.get("locale") or self._i18n.default_locale
-        text = self._i18n.gettext("Sorry, something went wrong. Please try again later.", locale=locale)
+        text = self._i18n.gettext(message or "Sorry, something went wrong. Please try again later.", locale=locale)
         try:
             if isinstance(update.message, Message):
                 await bot.send_message(update.message.chat.id, text)

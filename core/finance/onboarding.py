@@ -6,6 +6,7 @@ from core.container import UnitOfWork
 from core.finance import defaults
 from core.finance.config import FinanceConfig
 from core.finance.policy import Role
+from core.users.time_zones import known_zone
 from storage.models.finance import Account, Category, Family, FamilyMember, KeywordAlias
 from storage.repositories.finance import FinanceRepository
 from storage.repositories.users import UserRepository
@@ -61,4 +62,5 @@ async def personal_family(uow: UnitOfWork, user_id: int) -> Family:
     their saved one) and in their time zone when they chose one."""
     user = await UserRepository(uow.session).get(user_id)
     language = uow.language or (user.language if user is not None else None)
-    return await create_family(uow, user_id, language=language, time_zone=user.time_zone if user else None)
+    zone = known_zone(user.time_zone if user is not None else None)
+    return await create_family(uow, user_id, language=language, time_zone=zone.key if zone is not None else None)

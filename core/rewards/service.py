@@ -20,6 +20,7 @@ from core.container import UnitOfWork
 from core.errors import Forbidden, NotFound
 from core.rewards.cooldowns import CooldownActive, CooldownService, seconds_left
 from core.users.dto import UserDTO
+from core.users.time_zones import zone_or
 from storage.models.rewards import AccountKind
 from storage.repositories.rewards import IdempotencyConflict, LedgerRepository
 from storage.repositories.users import UserRepository
@@ -128,8 +129,7 @@ class RewardsService:
         if refused is not None:
             raise refused
         now = self._clock.now()
-        zone = ZoneInfo(user.time_zone) if user.time_zone else self.config.zone
-        day, until = claim_day(now, zone)
+        day, until = claim_day(now, zone_or(user.time_zone, self.config.zone))
         await self._cooldowns.require_free(user.id, CLAIM)
 
         amount, share = self.config.daily_amount, self.config.referral_amount

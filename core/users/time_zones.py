@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
 
@@ -11,10 +12,18 @@ from core.errors import ValidationFailed
 MAX_NAME = 64
 
 
+# Not places: the host's own setting (which another host may lack) and the database's placeholders.
+_NOT_PLACES = {"localtime", "Factory", "posixrules"}
+
+
 @functools.cache
 def _by_key() -> dict[str, str]:
     # "posix/…" and "right/…" are copies of the same zones under other trees; people never mean those.
-    names = (name for name in zoneinfo.available_timezones() if not name.startswith(("posix/", "right/")))
+    names = (
+        name
+        for name in zoneinfo.available_timezones()
+        if not name.startswith(("posix/", "right/")) and name not in _NOT_PLACES
+    )
     return {name.casefold(): name for name in names}
 
 
@@ -25,3 +34,18 @@ def time_zone_named(text: str) -> str:
     if found is None:
         raise ValidationFailed("invalid_time_zone", "Unknown time zone: give an IANA name such as Europe/Moscow")
     return found
+
+
+def known_zone(name: str | None) -> ZoneInfo | None:
+    """A saved zone as this host knows it; None when none was chosen or the host's zone database lacks it (a saved
+    name outlives a tzdata upgrade or a move to another host), so that it never fails a person's request."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    return known_zone(name) or default

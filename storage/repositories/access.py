@@ -91,7 +91,8 @@ class AccessRepository:
         return and_(*bounds, condition)
 
     def _text_condition(self, text: str) -> ColumnElement[bool]:
-        if text.isdigit():
+        # ASCII digits only: "²" is a digit to str.isdigit, and int() refuses it.
+        if text.isascii() and text.isdigit():
             number = int(text)
             if number >= 2**63:
                 return User.id == -1

@@ -12,9 +12,13 @@ from sqlalchemy import select
 
 from core.auth import password_flows
 from core.auth.service import AuthService, ClientInfo
+from core.clock import ManualClock
 from core.identity.service import IdentityService
 from fake_telegram import FakeUser
+from storage.kv import MemoryStore
 from storage.models import User
+from tests.helpers.app import make_container
+from tests.helpers.app import test_settings as settings_with
 from tests.helpers.bot import bot_harness
 
 ANN: FakeUser = {"id": 7_100_000_001, "first_name": "Ann", "username": "ann_tg", "language_code": "en"}
@@ -143,3 +147,26 @@ async def test_start_link_joins_the_account_that_asked(tmp_path: Path, database_
             linked = await uow.session.get(User, user.id)
         assert linked is not None
         assert linked.telegram_id == ANN["id"]
+
+
+@pytest.mark.sqlite_only
+async def test_a_busy_database_gets_a_retry_notice_not_an_apology(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path, db={"busy_timeout_ms": 200})
+    container = await make_container(tmp_path, MemoryStore(), ManualClock(), settings)
+    try:
+        async with bot_harness(tmp_path, container=container) as harness:
+            await harness.send(BORIS, "/start")
+            # Another process holds SQLite's write lock past the busy timeout while /timezone writes.
+            locker = sqlite3.connect(tmp_path / "test.db", timeout=0)
+            locker.execute("BEGIN IMMEDIATE")
+            try:
+                [busy] = await harness.send(BORIS, "/timezone Europe/Moscow")
+            finally:
+                locker.rollback()
+                locker.close()
+            assert busy["text"] == "Сервис занят, повторите попытку через мгновение"
+            [saved] = await harness.send(BORIS, "/timezone Europe/Moscow")
+            assert saved["text"].startswith("Часовой пояс сохранён")
+    finally:
+        await container.close()
+        await container.db.dispose()

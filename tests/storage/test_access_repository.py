@@ -59,6 +59,9 @@ async def test_search_by_a_telegram_id_above_the_id_column_range(db: Database) -
     ids = await add_users(db)
     assert await found(db, "7000000001") == {ids["tg"]}
     assert await found(db, str(ids["Kat"])) == {ids["Kat"]}
+    # Digits to str.isdigit that are no number to int(): searched as text, not a failure.
+    assert await found(db, "²") == set()
+    assert await found(db, "٣") == set()
 
 
 async def test_name_prefix_search_uses_the_prefix_indexes(db: Database) -> None:

@@ -144,6 +144,15 @@ async def test_the_day_of_a_user_who_chose_a_zone_is_theirs(container: Container
     await assert_ledger_consistent(container)
 
 
+async def test_a_saved_zone_this_host_lacks_falls_back_to_the_configured_one(container: Container) -> None:
+    user = await make_user(container, 3201)
+    async with container.unit_of_work(write=True) as uow:
+        row = await uow.session.get(User, user)
+        assert row is not None
+        row.time_zone = "Atlantis/Capital"  # saved on a host whose zone database had it
+    assert (await claim(container, user)).claimed_on == container.clock.now().date()
+
+
 def test_claim_day_across_a_dst_change() -> None:
     from zoneinfo import ZoneInfo
 
