@@ -25,7 +25,8 @@ from core.errors import DomainError
 from webserver.errors import ApiError, default_code
 from webserver.i18n import TRANSLATIONS
 from webserver.keys import CONTAINER
-from webserver.security import AUTH, LATE_RATE_HEADERS, RateTier, guard
+from webserver.middlewares import caller_language
+from webserver.security import LATE_RATE_HEADERS, RateTier, guard
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -193,10 +194,7 @@ def _wrap(operation: Operation) -> Handler:
         # The request's one unit of work, opened after the input was validated and closed before the answer
         # leaves: the answer reports only what was committed.
         async def work(uow: UnitOfWork) -> web.StreamResponse:
-            signed_in = request.get(AUTH)
-            uow.language = request.app[TRANSLATIONS].pick(
-                request.headers.get("Accept-Language"), signed_in.user.language if signed_in is not None else None
-            )
+            uow.language = caller_language(request, request.app[TRANSLATIONS])
             request[UOW] = uow
             return await handler(request, *args)
 

@@ -113,12 +113,17 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, _reason(exc), headers=headers)
 
 
+def caller_language(request: web.Request, translations: Translations) -> str:
+    """The language a request is answered in: `Accept-Language`, else the signed-in user's saved one, else the
+    default."""
+    signed_in = request.get(AUTH)
+    saved = signed_in.user.language if signed_in is not None else None
+    return translations.pick(request.headers.get("Accept-Language"), saved)
+
+
 def _localized(request: web.Request, error: ApiError, translations: Translations) -> ApiError:
     """The error's detail in the caller's language; its code stays as it is."""
-    authenticated = request.get(AUTH)
-    saved = authenticated.user.language if authenticated is not None else None
-    language = translations.pick(request.headers.get("Accept-Language"), saved)
-    error.detail = translations.gettext(error.detail, language)
+    error.detail = translations.gettext(error.detail, caller_language(request, translations))
     return error
 
 

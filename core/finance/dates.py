@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,3 +40,19 @@ def month_bounds(day: date) -> tuple[date, date]:
     start = day.replace(day=1)
     end = date(start.year + 1, 1, 1) if start.month == 12 else date(start.year, start.month + 1, 1)
     return start, end
+
+
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
+_DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}|\d{2})")
+
+
+def written_date(token: str) -> date | None:
+    """A date written ISO ("2026-11-30") or dd.mm.yyyy ("30.11.2026", "30.11.26" in the 2000s); None when the token
+    is not written like one; ValueError when it is, yet names no day ("31.02.2026")."""
+    match = _ISO_DATE.fullmatch(token) or _DOTTED_DATE.fullmatch(token)
+    if match is None:
+        return None
+    year = int(match["year"])
+    if len(match["year"]) == 2:
+        year += 2000
+    return date(year, int(match["month"]), int(match["day"]))

@@ -35,6 +35,8 @@ from fractions import Fraction
 
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
+from core.finance.dates import written_date
+
 # Chat quick entries are short; a longer text is a message to someone, not an entry.
 MAX_TEXT_LENGTH = 200
 # Larger than any household amount in any currency in use, yet 10^12 x 10^4 (the largest exponent) fits 64 bits.
@@ -71,8 +73,6 @@ _AMOUNT = re.compile(
     r"(?P<after>[$€£₽₸₴]|руб|р|rub|usd|eur)?",
     re.IGNORECASE,
 )
-_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
-_DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}|\d{2})")
 _DAY_MONTH = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{2})")
 _EDGE_PUNCTUATION = ",;:!?()[]{}\"'«»“”"
 _GROUPS = re.compile(r"\d{1,3}(?:[,.]\d{3})*")
@@ -264,16 +264,12 @@ def _grouped(number: str) -> bool:
 
 def _full_date(token: str) -> date | Refusal | None:
     """An ISO or dd.mm.yyyy (dd.mm.yy) date; a Refusal when it has that shape but is no date; None otherwise."""
-    match = _ISO_DATE.fullmatch(token) or _DOTTED_DATE.fullmatch(token)
-    if match is None:
-        return None
-    year = int(match["year"])
-    if len(match["year"]) == 2:
-        year += 2000
     try:
-        value = date(year, int(match["month"]), int(match["day"]))
+        value = written_date(token)
     except ValueError:
         return Refusal(RefusalReason.BAD_DATE, token)
+    if value is None:
+        return None
     if value.year < _EARLIEST_YEAR:
         return Refusal(RefusalReason.BAD_DATE, token)
     return value

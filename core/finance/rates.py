@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 
+from core.finance.dates import written_date
 from core.finance.errors import (
     DateUnreadable,
     InvalidRate,
@@ -36,8 +37,6 @@ MAX_TEXT_LENGTH = 100
 
 _CODE = re.compile(r"[A-Za-z]{3}")
 _NUMBER = re.compile(r"[+\-−]?[0-9][0-9.,]*")
-_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})")
-_DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4}|\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +91,13 @@ def _read_decimal(digits: str, locale: str) -> Decimal | None:
 
 
 def parse_date(text: str) -> date:
-    match = _ISO_DATE.fullmatch(text) or _DOTTED_DATE.fullmatch(text)
-    if match is None:
-        raise DateUnreadable(text)
-    year = int(match["year"])
-    if len(match["year"]) == 2:
-        year += 2000
     try:
-        return date(year, int(match["month"]), int(match["day"]))
+        day = written_date(text)
     except ValueError:
-        raise DateUnreadable(text) from None
+        day = None
+    if day is None:
+        raise DateUnreadable(text)
+    return day
 
 
 # At least two decimals, as money is read, and every digit the rate has (up to the twelve it may have).

@@ -53,7 +53,8 @@ async def cooldowns(request: web.Request) -> web.StreamResponse:
     errors=[403, 429],
     response_headers=["Retry-After"],
     uow="write",
-    description="Once per user per calendar day in the configured time zone; the referrer gets a share. A second "
+    description="Once per user per calendar day in their time zone (their profile's time_zone, else the configured "
+    "one); the referrer gets a share. A second "
     "claim the same day gets 429 (COOLDOWN_ACTIVE or ALREADY_CLAIMED) with Retry-After in seconds; a disabled or "
     "bot-suspected account gets 403.",
 )
