@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
-
-# IANA names are ASCII words joined by "/"; anything longer is no zone (and would be a path to probe for files).
-_MAX_ZONE_NAME = 64
+from core.users.time_zones import time_zone_named
 
 
 class InvalidTimeZone(ValidationFailed):
@@ -18,13 +16,16 @@ class InvalidTimeZone(ValidationFailed):
 
 
 def validate_time_zone(name: object) -> str:
-    """The IANA name itself ("Europe/Moscow") when the system's zone database knows it; InvalidTimeZone otherwise."""
-    if not isinstance(name, str) or not name or len(name) > _MAX_ZONE_NAME or not name.isascii():
+    """The IANA name itself ("Europe/Moscow"), spelled as the zone database spells it and a place (not the host's
+    `localtime`); InvalidTimeZone otherwise. The same lookup as a person's zone, without its leniency on case."""
+    if not isinstance(name, str):
         raise InvalidTimeZone(name)
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        known = time_zone_named(name)
+    except ValidationFailed as exc:
         raise InvalidTimeZone(name) from exc
+    if known != name:
+        raise InvalidTimeZone(name)
     return name
 
 

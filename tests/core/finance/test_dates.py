@@ -14,7 +14,23 @@ def test_known_zones_pass() -> None:
     assert validate_time_zone("UTC") == "UTC"
 
 
-@pytest.mark.parametrize("name", ["", "Mars/Olympus", "../../etc/passwd", "/etc/localtime", "Europe/Москва", 3, None])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "Mars/Olympus",
+        "../../etc/passwd",
+        "/etc/localtime",
+        "Europe/Москва",
+        3,
+        None,
+        # The host's own setting and copies under other trees: no place a family lives in.
+        "localtime",
+        "posix/Europe/Moscow",
+        # A family's zone is kept as given, so it must be given as the database spells it.
+        "europe/moscow",
+    ],
+)
 def test_unknown_zones_are_refused(name: object) -> None:
     with pytest.raises(InvalidTimeZone) as caught:
         validate_time_zone(name)
