@@ -389,15 +389,15 @@ class LedgerService:
                             created_at=self._clock.now(),
                         )
                     )
-                return RateDTO(family.id, currency, family.base_currency, rate, day)
             except IntegrityError:
                 # Entered at the same moment by someone else: this one corrects it, as if it came second.
                 existing = await self._repo.rate_of_day(family.id, currency, day)
                 if existing is None:
                     raise
-        # Who entered the day's rate and when: the latest correction's author.
-        existing.rate, existing.created_by_id, existing.created_at = rate, user_id, self._clock.now()
-        await self._session.flush()
+        if existing is not None:
+            # Who entered the day's rate and when: the latest correction's author.
+            existing.rate, existing.created_by_id, existing.created_at = rate, user_id, self._clock.now()
+            await self._session.flush()
         return RateDTO(family.id, currency, family.base_currency, rate, day)
 
     async def latest_rates(self, user_id: int, family_id: int | None) -> RateList:
